@@ -1,0 +1,137 @@
+"""Shared benchmark plumbing: medians after warm-up, thread control, machine facts, result files.
+
+Every benchmark times the real call, reports medians of repeated runs measured side by side in one
+process, and writes JSON plus a markdown table to bench/results/ named by device, with the device,
+versions, commit and date in each file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def median_time(fn: Callable[[], object], *, min_runs: int = 5, max_runs: int = 200, budget_s: float = 1.0,
+                warmup: int = 2) -> float:
+    """Median wall time of fn() in seconds over runs filling about `budget_s` (at least min_runs)."""
+    for _ in range(warmup):
+        fn()
+    times: list[float] = []
+    start = time.perf_counter()
+    while len(times) < max_runs and (len(times) < min_runs or time.perf_counter() - start < budget_s):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+@contextlib.contextmanager
+def threads(n: int):
+    """Sets homotopt's, BLAS's and torch's CPU thread counts to n for the block."""
+    import homotopt
+
+    before = homotopt.get_num_threads()
+    homotopt.set_num_threads(n)
+    torch_before = None
+    try:
+        import torch
+
+        torch_before = torch.get_num_threads()
+        torch.set_num_threads(n)
+    except ImportError:
+        pass
+    try:
+        from threadpoolctl import threadpool_limits
+
+        ctx = threadpool_limits(limits=n)
+    except ImportError:
+        ctx = contextlib.nullcontext()
+    with ctx:
+        try:
+            yield
+        finally:
+            homotopt.set_num_threads(before)
+            if torch_before is not None:
+                import torch
+
+                torch.set_num_threads(torch_before)
+
+
+def cpu_model() -> str:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+        m = re.search(r"model name\s*:\s*(.+)", text)
+        if m:
+            return m.group(1).strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def device_name() -> str:
+    """A file-name-safe device label, e.g. cpu-amd-epyc-2cores."""
+    slug = re.sub(r"[^a-z0-9]+", "-", cpu_model().lower()).strip("-")
+    return f"cpu-{slug}-{os.cpu_count()}cores"
+
+
+def git_commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                              cwd=Path(__file__).parent, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def environment() -> dict:
+    import homotopt
+
+    env = {
+        "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "device": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "homotopt": homotopt.__version__,
+        "homotopt_build": homotopt.build_info(),
+        "numpy": np.__version__,
+        "commit": git_commit(),
+    }
+    try:
+        import torch
+
+        env["torch"] = torch.__version__
+    except ImportError:
+        env["torch"] = None
+    return env
+
+
+def write_results(name: str, device: str, payload: dict, table_md: str) -> tuple[Path, Path]:
+    """Writes results/<name>_<device>.json and .md; returns both paths."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    env = payload["environment"]
+    header = (f"# {name} on {env['device']} ({env['cpu_count']} cores)\n\n"
+              f"{env['date']}, commit {env['commit']}, homotopt {env['homotopt']}, numpy {env['numpy']}, "
+              f"torch {env['torch']}, Python {env['python']}.\n\n")
+    jpath = RESULTS / f"{name}_{device}.json"
+    mpath = RESULTS / f"{name}_{device}.md"
+    jpath.write_text(json.dumps(payload, indent=2) + "\n")
+    mpath.write_text(header + table_md + "\n")
+    return jpath, mpath
+
+
+def markdown_table(headers: list[str], rows: list[list[object]]) -> str:
+    out = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(out)

@@ -1,0 +1,50 @@
+// CPU backend of random.hpp: fills arrays from the Philox streams, element i with number offset + i.
+// Threads take disjoint slices; each number depends only on its address, so the bits do not depend on
+// the thread count.
+#include <cstdint>
+
+#include "backend.hpp"
+#include "cpu/parallel.hpp"
+#include "cpu/random_span.hpp"
+#include "dtype_dispatch.hpp"
+
+namespace homotopt::cpu {
+namespace {
+
+template <Distribution D, class T>
+void fill(T* out, std::int64_t n, const RandomKey& key, std::uint64_t offset) {
+  constexpr std::int64_t kGrain = 1024;
+  const int nt = threads_for(n * 64, (n + kGrain - 1) / kGrain);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    std::int64_t i0, i1;
+    split_range(n, team_size(), thread_id(), kGrain, i0, i1);
+    T* HOMOTOPT_RESTRICT o = out;
+    generate_span<D>(i0, i1, key, offset, [o](std::int64_t i, double x) { o[i] = static_cast<T>(x); });
+  }
+}
+
+}  // namespace
+
+void random_fill(const ArrayView& out, Distribution distribution, const RandomKey& key,
+                 std::uint64_t offset) {
+  visit_float(out.dtype, [&](auto t) {
+    using T = decltype(t);
+    T* o = out.ptr<T>();
+    const std::int64_t n = out.numel();
+    switch (distribution) {
+      case Distribution::normal: fill<Distribution::normal>(o, n, key, offset); break;
+      case Distribution::uniform: fill<Distribution::uniform>(o, n, key, offset); break;
+      case Distribution::exponential: fill<Distribution::exponential>(o, n, key, offset); break;
+    }
+  });
+}
+
+void random_indices(const ArrayView& out, std::uint64_t n, const RandomKey& key, std::uint64_t offset) {
+  std::int64_t* o = out.ptr<std::int64_t>();
+  const std::int64_t count = out.numel();
+  for (std::int64_t i = 0; i < count; ++i)
+    o[i] = index_at(key, offset + static_cast<std::uint64_t>(i), n);
+}
+
+}  // namespace homotopt::cpu

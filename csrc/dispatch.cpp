@@ -1,0 +1,220 @@
+// THE dispatch point: every public entry point checks its inputs here, once, and the arrays' device
+// picks the backend (csrc/cpu or cuda/). A CUDA array in a CPU-only build is a clear error.
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "backend.hpp"
+#include "dtype_dispatch.hpp"
+#include "homotopt/problems/phase_retrieval.hpp"
+#include "homotopt/random.hpp"
+
+namespace homotopt {
+namespace {
+
+bool on_cuda(const ArrayView& v) { return v.device.type == DeviceType::cuda; }
+
+[[noreturn]] void cuda_unavailable(const char* op) {
+#if defined(HOMOTOPT_WITH_CUDA)
+  throw Error(detail::concat(op, ": CUDA arrays are not supported by this operation yet; pass CPU arrays"));
+#else
+  throw Error(detail::concat(op, ": homotopt was built without CUDA; pass CPU (NumPy) arrays or rebuild "
+                                 "with a CUDA compiler (CMake option HOMOTOPT_CUDA=ON)"));
+#endif
+}
+
+void check_power(double power) {
+  HOMOTOPT_CHECK(std::isfinite(power) && power >= 0.0, "power: expected a finite N >= 0, got ", power);
+}
+
+void check_nonempty(const ArrayView& v, const char* name, const char* what) {
+  for (int i = 0; i < v.ndim; ++i)
+    HOMOTOPT_CHECK(v.shape[i] >= 1, name, ": expected shape ", what, " with every size >= 1, got ",
+                   v.shape_string());
+}
+
+void check_vector(const ArrayView& v, std::int64_t n, const char* name, const char* what) {
+  HOMOTOPT_CHECK(v.ndim == 1 && v.shape[0] == n, name, ": expected shape ", what, " = (", n, ",), got ",
+                 v.shape_string());
+}
+
+}  // namespace
+
+namespace dispatch {
+
+PairShape check_power_inputs(const ArrayView& values, const ArrayView& grads, double power) {
+  check_power(power);
+  check_float(values, "values");
+  check_same_dtype(grads, values, "grads", "values");
+  check_same_device(grads, values, "grads", "values");
+  check_ndim(values, {1, 2}, "values", "(K,) or (K, J)");
+  check_nonempty(values, "values", values.ndim == 1 ? "(K,)" : "(K, J)");
+  const std::int64_t K = values.shape[0];
+  const std::int64_t J = values.ndim == 2 ? values.shape[1] : 1;
+  if (values.ndim == 1) {
+    HOMOTOPT_CHECK(grads.ndim == 2 && grads.shape[0] == K, "grads: expected shape (K, d) with K = ", K,
+                   " (from values), got ", grads.shape_string());
+  } else {
+    HOMOTOPT_CHECK(grads.ndim == 3 && grads.shape[0] == K && grads.shape[1] == J,
+                   "grads: expected shape (K, J, d) with (K, J) = (", K, ", ", J, ") (from values), got ",
+                   grads.shape_string());
+  }
+  const std::int64_t d = grads.shape[grads.ndim - 1];
+  HOMOTOPT_CHECK(d >= 1, "grads: expected d >= 1, got ", grads.shape_string());
+  check_contiguous(values, "values");
+  check_contiguous(grads, "grads");
+  return {K * J, J, d};
+}
+
+void reduce_power(const ArrayView& values, const ArrayView& grads, const PairShape& shape, double power,
+                  NanPolicy policy, PowerState::Parts& parts, double* u) {
+  if (on_cuda(values)) cuda_unavailable("power_gradient");
+  cpu::reduce_power(values, grads, shape, power, policy, parts, u);
+}
+
+void check_result_output(const ArrayView& out, std::int64_t d, const char* name) {
+  check_float(out, name);
+  HOMOTOPT_CHECK(!on_cuda(out), name, ": expected a CPU array, got one on ", device_name(out.device));
+  check_vector(out, d, name, "(d,)");
+  check_contiguous(out, name);
+  check_writable(out, name);
+}
+
+}  // namespace dispatch
+
+PowerWeightsStats power_weights(const ArrayView& values, double power, NanPolicy policy,
+                                const ArrayView& weights) {
+  check_power(power);
+  check_float(values, "values");
+  check_ndim(values, {1, 2}, "values", "(K,) or (K, J)");
+  check_nonempty(values, "values", values.ndim == 1 ? "(K,)" : "(K, J)");
+  check_contiguous(values, "values");
+  check_same_dtype(weights, values, "weights", "values");
+  check_same_device(weights, values, "weights", "values");
+  HOMOTOPT_CHECK(weights.ndim == values.ndim && weights.numel() == values.numel(),
+                 "weights: expected shape ", values.shape_string(), " (the shape of values), got ",
+                 weights.shape_string());
+  check_contiguous(weights, "weights");
+  check_writable(weights, "weights");
+  if (on_cuda(values)) cuda_unavailable("power_weights");
+  return cpu::power_weights(values, power, policy, weights);
+}
+
+// ---- phase retrieval -----------------------------------------------------------------------------------
+namespace {
+
+struct ProblemShape {
+  std::int64_t n, d;
+};
+
+ProblemShape check_phase_retrieval_data(const ArrayView& A, const ArrayView& y) {
+  check_float(A, "A");
+  HOMOTOPT_CHECK(A.ndim == 2, "A: expected shape (n, d), got ", A.shape_string());
+  check_nonempty(A, "A", "(n, d)");
+  check_contiguous(A, "A");
+  check_same_dtype(y, A, "y", "A");
+  check_same_device(y, A, "y", "A");
+  check_vector(y, A.shape[0], "y", "(n,)");
+  check_contiguous(y, "y");
+  return {A.shape[0], A.shape[1]};
+}
+
+void check_finite_host(const ArrayView& v, const char* name) {
+  if (on_cuda(v)) return;
+  visit_float(v.dtype, [&](auto t) {
+    const auto* p = v.ptr<const decltype(t)>();
+    for (std::int64_t i = 0; i < v.numel(); ++i)
+      HOMOTOPT_CHECK(std::isfinite(static_cast<double>(p[i])), name, ": expected finite values, got ",
+                     static_cast<double>(p[i]), " at index ", i);
+  });
+}
+
+}  // namespace
+
+void phase_retrieval_power_update(PowerState& state, const ArrayView& A, const ArrayView& y,
+                                  const ArrayView& mu, const ArrayView& rows, const SampleSpec& spec) {
+  const ProblemShape ps = check_phase_retrieval_data(A, y);
+  check_same_dtype(mu, A, "mu", "A");
+  check_same_device(mu, A, "mu", "A");
+  check_vector(mu, ps.d, "mu", "(d,)");
+  check_contiguous(mu, "mu");
+  check_finite_host(mu, "mu");
+  HOMOTOPT_CHECK(state.dim() == ps.d, "state: expected a state of dim d = ", ps.d, ", got ", state.dim());
+  HOMOTOPT_CHECK(spec.num_samples >= 1 && spec.num_samples <= (std::int64_t{1} << 31),
+                 "num_samples: expected 1 <= K <= 2^31, got ", spec.num_samples);
+  HOMOTOPT_CHECK(std::isfinite(spec.sigma) && spec.sigma > 0.0, "sigma: expected a finite sigma > 0, got ",
+                 spec.sigma);
+  check_power(spec.power);
+  if (!rows.empty_view()) {
+    check_dtype(rows, DType::int64, "rows");
+    check_same_device(rows, A, "rows", "A");
+    HOMOTOPT_CHECK(rows.ndim == 1 && rows.shape[0] >= 1, "rows: expected shape (J,) with J >= 1, got ",
+                   rows.shape_string());
+    check_contiguous(rows, "rows");
+    if (!on_cuda(rows)) {
+      const std::int64_t* r = rows.ptr<const std::int64_t>();
+      for (std::int64_t j = 0; j < rows.shape[0]; ++j)
+        HOMOTOPT_CHECK(r[j] >= 0 && r[j] < ps.n, "rows: expected row indices in [0, n) = [0, ", ps.n,
+                       "), got ", r[j], " at position ", j);
+    }
+  }
+  if (on_cuda(A)) cuda_unavailable("phase_retrieval_power_gradient");
+  std::vector<double> u(static_cast<std::size_t>(ps.d), 0.0);
+  PowerState::Parts parts;
+  cpu::phase_retrieval_reduce(A, y, mu, rows, spec, parts, u.data());
+  state.merge_parts(spec.power, parts, u.data());
+}
+
+PowerResultStats phase_retrieval_power_gradient(const ArrayView& A, const ArrayView& y, const ArrayView& mu,
+                                                const ArrayView& rows, const SampleSpec& spec,
+                                                const ArrayView& direction, const ArrayView& gradient) {
+  HOMOTOPT_CHECK(A.ndim == 2 && A.shape[1] >= 1, "A: expected shape (n, d), got ", A.shape_string());
+  PowerState state(A.shape[1]);
+  phase_retrieval_power_update(state, A, y, mu, rows, spec);
+  return state.result(direction, gradient);
+}
+
+void phase_retrieval_fitness(const ArrayView& A, const ArrayView& y, const ArrayView& mu,
+                             const ArrayView& out) {
+  const ProblemShape ps = check_phase_retrieval_data(A, y);
+  check_same_dtype(mu, A, "mu", "A");
+  check_same_device(mu, A, "mu", "A");
+  HOMOTOPT_CHECK((mu.ndim == 1 || mu.ndim == 2) && mu.shape[mu.ndim - 1] == ps.d && mu.numel() >= 1,
+                 "mu: expected shape (d,) or (R, d) with d = ", ps.d, ", got ", mu.shape_string());
+  check_contiguous(mu, "mu");
+  const std::int64_t R = mu.ndim == 2 ? mu.shape[0] : 1;
+  check_dtype(out, DType::float64, "out");
+  check_vector(out, R, "out", "(R,)");
+  check_contiguous(out, "out");
+  check_writable(out, "out");
+  if (on_cuda(A)) cuda_unavailable("phase_retrieval_fitness");
+  cpu::phase_retrieval_fitness(A, y, mu, out);
+}
+
+// ---- random ----------------------------------------------------------------------------------------------
+void random_fill(const ArrayView& out, Distribution distribution, const RandomKey& key, std::uint64_t offset) {
+  check_float(out, "out");
+  check_contiguous(out, "out");
+  check_writable(out, "out");
+  if (out.numel() == 0) return;
+  if (on_cuda(out)) {
+#if defined(HOMOTOPT_WITH_CUDA)
+    cuda::random_fill(out, distribution, key, offset);
+    return;
+#else
+    cuda_unavailable("random_fill");
+#endif
+  }
+  cpu::random_fill(out, distribution, key, offset);
+}
+
+void random_indices(const ArrayView& out, std::uint64_t n, const RandomKey& key, std::uint64_t offset) {
+  check_dtype(out, DType::int64, "out");
+  check_contiguous(out, "out");
+  check_writable(out, "out");
+  HOMOTOPT_CHECK(n >= 1 && n <= (std::uint64_t{1} << 32), "n: expected 1 <= n <= 2^32, got ", n);
+  if (on_cuda(out)) cuda_unavailable("random_indices");
+  cpu::random_indices(out, n, key, offset);
+}
+
+}  // namespace homotopt

@@ -1,0 +1,120 @@
+// The mergeable log-sum-exp state of the power gradient (papers/prog_powerhp.md, "The stable estimator").
+//
+// For terms a_i = N f_i with vectors g_i, keep m = max a_i, s = sum exp(a_i - m), u = sum exp(a_i - m) g_i.
+// Two states merge as m = max(m1, m2), s = s1 e^(m1-m) + s2 e^(m2-m), u likewise, so any split of the
+// terms across threads, blocks or calls gives the same result up to rounding. The empty state is
+// (-inf, 0, 0) and merges as the identity. exp(N f) itself is never formed.
+// From the state: direction = u / s (the softmax(a)-weighted mean of the g_i),
+// log_mean_exp = m + log s - log count, log_scale = log N + log_mean_exp, the paper's g = e^log_scale * direction.
+//
+// Only the scalar part (m, s) lives here; the d-vector u is the caller's (a buffer on the CPU, registers
+// or shared memory on the GPU), scaled with the factors these functions return. All in float64.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+
+#include "homotopt/bits.hpp"
+#include "homotopt/macros.hpp"
+
+namespace homotopt {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+// a = N f, with a = -inf for f = -inf whatever N >= 0 (the limit N -> 0+; avoids 0 * -inf = NaN).
+// Callers have already rejected NaN and +inf values and negative or non-finite N.
+// The product is rounded on its own (never fused into a later a - m): every pass that recomputes a
+// must get the same bits, or the largest pair's weight exp(a - m) is not exactly 1. The CPU backend
+// compiles with -ffp-contract=off; on the GPU __dmul_rn forbids the fusion.
+HOMOTOPT_HD inline double power_exponent(double power, double value) {
+#if defined(__CUDA_ARCH__)
+  const double a = __dmul_rn(power, value);
+#else
+  const double a = power * value;
+#endif
+  return value == -kInf ? -kInf : a;
+}
+
+// exp(x) for x <= 0 (including -inf), to about 1 ulp, branch-free so that CPU loops vectorize.
+// x = k ln 2 + r with |r| <= ln2 / 2 (k from the 1.5 * 2^52 rounding trick, exact), exp(r) by its
+// Taylor series to r^13 (truncation below 5e-18), times 2^k built in the exponent bits. For x < -708
+// the result is 0 instead of exp(x) < 3.3e-308: such a weight is 290 orders of magnitude below the
+// rounding of the largest weight (1), so no sum or direction changes.
+HOMOTOPT_HD HOMOTOPT_INLINE double exp_nonpositive(double x) {
+  constexpr double kLog2e = 1.4426950408889634;
+  constexpr double kShift = 6755399441055744.0;       // 1.5 * 2^52: adding it rounds to an integer
+  constexpr double kLn2Hi = 0.6931471803691238;       // ln 2 to 33 bits: k * kLn2Hi is exact
+  constexpr double kLn2Lo = 1.9082149292705877e-10;   // ln 2 - kLn2Hi
+  const double xc = x > -708.0 ? x : -708.0;          // keeps k and the bits below in range
+  const double t = ::fma(xc, kLog2e, kShift);
+  const double k = t - kShift;
+  const double r = ::fma(k, -kLn2Lo, ::fma(k, -kLn2Hi, xc));
+  double p = 1.0 / 6227020800.0;  // 1/13!
+  p = ::fma(p, r, 1.0 / 479001600.0);
+  p = ::fma(p, r, 1.0 / 39916800.0);
+  p = ::fma(p, r, 1.0 / 3628800.0);
+  p = ::fma(p, r, 1.0 / 362880.0);
+  p = ::fma(p, r, 1.0 / 40320.0);
+  p = ::fma(p, r, 1.0 / 5040.0);
+  p = ::fma(p, r, 1.0 / 720.0);
+  p = ::fma(p, r, 1.0 / 120.0);
+  p = ::fma(p, r, 1.0 / 24.0);
+  p = ::fma(p, r, 1.0 / 6.0);
+  p = ::fma(p, r, 0.5);
+  p = ::fma(p, r, 1.0);
+  p = ::fma(p, r, 1.0);
+  // t's low mantissa bits hold 2^51 + k; subtracting kShift's bits leaves k (two's complement).
+  const double scale = detail::double_of((detail::bits_of(t) - detail::bits_of(kShift) + 1023u) << 52);
+  return x >= -708.0 ? p * scale : 0.0;
+}
+
+// The factor that moves a sum kept relative to `from` to one relative to `to` (to >= from).
+// from == to covers the empty state (-inf to -inf), where exp(-inf - -inf) would be NaN.
+HOMOTOPT_HD inline double lse_rescale(double from, double to) {
+  return from == to ? 1.0 : exp_nonpositive(from - to);
+}
+
+// Factors by which a merge scales the caller's own u and the other state's u: u <- self*u + other*u2.
+struct LseScale {
+  double self;
+  double other;
+};
+
+// Merges (m2, s2) into (m, s). Neither m is ever NaN.
+HOMOTOPT_HD inline LseScale lse_merge(double& m, double& s, double m2, double s2) {
+  const double mn = m > m2 ? m : m2;
+  const LseScale c{lse_rescale(m, mn), lse_rescale(m2, mn)};
+  s = s * c.self + s2 * c.other;
+  m = mn;
+  return c;
+}
+
+// Adds one term exp(a) g online. A term with a = -inf has weight exactly 0 and changes nothing
+// (c.other = 0), also in an empty state.
+HOMOTOPT_HD inline LseScale lse_push(double& m, double& s, double a) {
+  return lse_merge(m, s, a, a == -kInf ? 0.0 : 1.0);
+}
+
+struct PowerSummary {
+  double log_mean_exp;  // log( mean exp(N f) ) over the counted terms
+  double log_scale;     // log N + log_mean_exp
+};
+
+// s == 0 (every term has weight 0, or none was counted) gives -inf for both: the mean of exp(N f) is 0.
+HOMOTOPT_HD inline PowerSummary power_summary(double power, double m, double s, std::int64_t count) {
+  const double lme = (s > 0.0 && count > 0) ? m + ::log(s) - ::log(static_cast<double>(count)) : -kInf;
+  return {lme, lme + ::log(power)};  // log(0) = -inf: with N = 0 the literal gradient is exactly 0
+}
+
+// direction_i = u_i / s; with s == 0 there is no weighted mean and the direction is defined as 0.
+HOMOTOPT_HD inline double power_direction(double u_i, double s) { return s > 0.0 ? u_i / s : 0.0; }
+
+// The paper's literal g_i = exp(log_scale) * direction_i, formed as exp(log_scale + log|d_i|) so that it
+// overflows or underflows only where the product itself does.
+HOMOTOPT_HD inline double power_literal_gradient(double direction_i, double log_scale) {
+  if (direction_i == 0.0) return 0.0;
+  return ::copysign(::exp(log_scale + ::log(::fabs(direction_i))), direction_i);
+}
+
+}  // namespace homotopt

@@ -1,0 +1,57 @@
+// Real phase retrieval (papers/prog_powerhp.md, "Closed forms for the built-in problems").
+// Data x_j = (a_j, y_j) with y_j = (a_j . x*)^2; fitness f_w(a, y) = -((a . w)^2 - y)^2.
+// With z = a . w and r = z^2 - y: f = -r^2 and grad_w f = -4 r z a, so per pair only the scalar
+// df/dz = -4 r z is needed and sum_kj e^{N f_kj - m} grad f_kj = A_J^T c with
+// c_j = sum_k e^{N f_jk - m} (-4 r_jk z_jk): one pass over the rows of A gives the whole estimator.
+// Metric M(mu) = min(||mu - x*||, ||mu + x*||) / ||x*||.
+#pragma once
+
+#include <cstdint>
+
+#include "homotopt/array.hpp"
+#include "homotopt/macros.hpp"
+#include "homotopt/philox.hpp"
+#include "homotopt/power_gradient.hpp"
+
+namespace homotopt {
+
+template <class T>
+struct PairValue {
+  T f;     // fitness of the pair
+  T dfdz;  // derivative of f with respect to z = a . w
+};
+
+template <class T>
+HOMOTOPT_HD HOMOTOPT_INLINE PairValue<T> phase_retrieval_pair(T z, T y) {
+  const T r = z * z - y;
+  return {-(r * r), T(-4) * r * z};
+}
+
+// How the K Gaussian samples of one estimator call are drawn: w_k = mu + sigma eps_k, with eps_k
+// numbers k*d .. k*d + d - 1 of the normal stream at `key` (stream RandomStream::samples).
+struct SampleSpec {
+  std::int64_t num_samples = 1;  // K
+  double sigma = 1.0;
+  double power = 1.0;            // N
+  RandomKey key{0, static_cast<std::uint32_t>(RandomStream::samples), 0, 0};
+};
+
+// The fused estimator. A (n, d), y (n,), mu (d,) of one float dtype; rows: int64 (J,) indices into
+// A's rows (the minibatch), or an empty view for all n rows. Writes direction (d,) (and the literal
+// gradient when given) in A's dtype.
+HOMOTOPT_API PowerResultStats phase_retrieval_power_gradient(const ArrayView& A, const ArrayView& y,
+                                                             const ArrayView& mu, const ArrayView& rows,
+                                                             const SampleSpec& spec,
+                                                             const ArrayView& direction,
+                                                             const ArrayView& gradient = ArrayView{});
+
+// The same estimator into a PowerState (to merge minibatches or processes).
+HOMOTOPT_API void phase_retrieval_power_update(PowerState& state, const ArrayView& A, const ArrayView& y,
+                                               const ArrayView& mu, const ArrayView& rows,
+                                               const SampleSpec& spec);
+
+// Mean fitness over all rows, for mu of shape (d,) or (R, d); out: float64 (R,) (R = 1 for (d,)).
+HOMOTOPT_API void phase_retrieval_fitness(const ArrayView& A, const ArrayView& y, const ArrayView& mu,
+                                          const ArrayView& out);
+
+}  // namespace homotopt

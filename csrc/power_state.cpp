@@ -1,0 +1,102 @@
+// PowerState: the host-side (m, s, u) state of lse.hpp with its merge and its result. Backends reduce
+// chunks into fresh parts (dispatch.cpp); this file only combines and finalizes them.
+#include <cmath>
+#include <utility>
+
+#include "backend.hpp"
+#include "dtype_dispatch.hpp"
+
+namespace homotopt {
+namespace {
+
+void reduce_into(PowerState& state, const ArrayView& values, const ArrayView& grads, const PairShape& shape,
+                 double power, NanPolicy policy) {
+  std::vector<double> u(static_cast<std::size_t>(shape.d), 0.0);
+  PowerState::Parts parts;
+  dispatch::reduce_power(values, grads, shape, power, policy, parts, u.data());
+  state.merge_parts(power, parts, u.data());
+}
+
+}  // namespace
+
+PowerState::PowerState(std::int64_t dim) {
+  HOMOTOPT_CHECK(dim >= 1, "dim: expected d >= 1, got ", dim);
+  u_.assign(static_cast<std::size_t>(dim), 0.0);
+}
+
+void PowerState::update(const ArrayView& values, const ArrayView& grads, double power, NanPolicy policy) {
+  const PairShape shape = dispatch::check_power_inputs(values, grads, power);
+  HOMOTOPT_CHECK(shape.d == dim(), "grads: expected d = ", dim(), " (the state's dim), got d = ", shape.d);
+  reduce_into(*this, values, grads, shape, power, policy);
+}
+
+void PowerState::merge_parts(double power, const Parts& parts, const double* u) {
+  if (parts.count == 0 && parts.omitted == 0) return;  // an empty state merges as the identity
+  if (power_ < 0.0) {
+    power_ = power;
+  } else {
+    HOMOTOPT_CHECK(power == power_, "power: expected the state's power N = ", power_,
+                   " (one state reduces one N), got ", power);
+  }
+  const LseScale c = lse_merge(m_, s_, parts.m, parts.s);
+  for (std::size_t i = 0; i < u_.size(); ++i) u_[i] = u_[i] * c.self + u[i] * c.other;
+  count_ += parts.count;
+  omitted_ += parts.omitted;
+}
+
+void PowerState::merge(const PowerState& other) {
+  HOMOTOPT_CHECK(other.dim() == dim(), "other: expected a state of dim ", dim(), ", got dim ", other.dim());
+  merge_parts(other.power_, Parts{other.m_, other.s_, other.count_, other.omitted_}, other.u_.data());
+}
+
+PowerState PowerState::from_parts(double power, double m, double s, std::int64_t count,
+                                  std::int64_t omitted, std::vector<double> u) {
+  HOMOTOPT_CHECK(!u.empty(), "u: expected d >= 1 entries, got none");
+  HOMOTOPT_CHECK(count >= 0 && omitted >= 0, "count, omitted: expected >= 0, got ", count, ", ", omitted);
+  HOMOTOPT_CHECK(std::isfinite(s) && s >= 0.0, "s: expected a finite s >= 0, got ", s);
+  HOMOTOPT_CHECK(!std::isnan(m) && m != kInf, "m: expected a finite m or -inf, got ", m);
+  for (double ui : u) HOMOTOPT_CHECK(std::isfinite(ui), "u: expected finite entries, got ", ui);
+  const bool empty = count == 0 && omitted == 0;
+  HOMOTOPT_CHECK(empty || (std::isfinite(power) && power >= 0.0),
+                 "power: expected a finite N >= 0, got ", power);
+  PowerState state(static_cast<std::int64_t>(u.size()));
+  if (empty) return state;
+  state.power_ = power;
+  state.m_ = m;
+  state.s_ = s;
+  state.count_ = count;
+  state.omitted_ = omitted;
+  state.u_ = std::move(u);
+  return state;
+}
+
+PowerResultStats PowerState::result(const ArrayView& direction, const ArrayView& gradient) const {
+  HOMOTOPT_CHECK(count_ > 0, "PowerState: the state is empty; call update() before result()");
+  dispatch::check_result_output(direction, dim(), "direction");
+  if (!gradient.empty_view()) dispatch::check_result_output(gradient, dim(), "gradient");
+  const PowerSummary summary = power_summary(power_, m_, s_, count_);
+  visit_float(direction.dtype, [&](auto t) {
+    using T = decltype(t);
+    T* dir = direction.ptr<T>();
+    for (std::size_t i = 0; i < u_.size(); ++i) dir[i] = static_cast<T>(power_direction(u_[i], s_));
+  });
+  if (!gradient.empty_view()) {
+    visit_float(gradient.dtype, [&](auto t) {
+      using T = decltype(t);
+      T* g = gradient.ptr<T>();
+      for (std::size_t i = 0; i < u_.size(); ++i)
+        g[i] = static_cast<T>(power_literal_gradient(power_direction(u_[i], s_), summary.log_scale));
+    });
+  }
+  return {summary.log_scale, summary.log_mean_exp, count_, omitted_};
+}
+
+PowerResultStats power_gradient(const ArrayView& values, const ArrayView& grads, double power,
+                                NanPolicy policy, const ArrayView& direction, const ArrayView& gradient) {
+  const PairShape shape = dispatch::check_power_inputs(values, grads, power);
+  PowerState state(shape.d);
+  reduce_into(state, values, grads, shape, power, policy);
+  return state.result(direction, gradient);
+}
+
+}  // namespace homotopt

@@ -1,0 +1,105 @@
+// Bindings of power_gradient.hpp: power_gradient, power_weights and PowerState.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include "arrays.hpp"
+#include "homotopt/power_gradient.hpp"
+
+namespace homotopt::bindings {
+namespace {
+
+NanPolicy to_policy(int policy) {
+  HOMOTOPT_CHECK(policy == 0 || policy == 1, "nan_policy: expected 0 (raise) or 1 (omit), got ", policy);
+  return static_cast<NanPolicy>(policy);
+}
+
+py::tuple result_tuple(const py::array& direction, const py::array& gradient, const PowerResultStats& s) {
+  return py::make_tuple(direction, gradient, s.log_scale, s.log_mean_exp, s.count, s.omitted);
+}
+
+// (direction, gradient) outputs of length d = the last size of `grads`.
+std::pair<py::array, py::array> direction_outputs(DType dtype, const ArrayView& grads) {
+  const std::int64_t d = grads.ndim > 0 ? std::max<std::int64_t>(grads.shape[grads.ndim - 1], 1) : 1;
+  return {new_array(dtype, {d}), new_array(dtype, {d})};
+}
+
+}  // namespace
+
+void bind_power(py::module_& m) {
+  m.def(
+      "power_gradient",
+      [](const py::array& values, const py::array& grads, double power, int policy) {
+        const ArrayView v = view_of(values, "values");
+        const ArrayView g = view_of(grads, "grads");
+        auto [direction, gradient] = direction_outputs(output_dtype(v), g);
+        const ArrayView dv = view_of(direction, "direction"), gv = view_of(gradient, "gradient");
+        PowerResultStats stats;
+        {
+          py::gil_scoped_release release;
+          stats = power_gradient(v, g, power, to_policy(policy), dv, gv);
+        }
+        return result_tuple(direction, gradient, stats);
+      },
+      py::arg("values"), py::arg("grads"), py::arg("power"), py::arg("nan_policy"));
+
+  m.def(
+      "power_weights",
+      [](const py::array& values, double power, int policy) {
+        const ArrayView v = view_of(values, "values");
+        std::vector<std::int64_t> shape(v.shape, v.shape + v.ndim);
+        py::array weights = new_array(output_dtype(v), shape);
+        const ArrayView wv = view_of(weights, "weights");
+        PowerWeightsStats stats;
+        {
+          py::gil_scoped_release release;
+          stats = power_weights(v, power, to_policy(policy), wv);
+        }
+        return py::make_tuple(weights, stats.log_sum_exp, stats.count, stats.omitted);
+      },
+      py::arg("values"), py::arg("power"), py::arg("nan_policy"));
+
+  py::class_<PowerState>(m, "PowerState")
+      .def(py::init<std::int64_t>(), py::arg("dim"))
+      .def(
+          "update",
+          [](PowerState& state, const py::array& values, const py::array& grads, double power, int policy) {
+            const ArrayView v = view_of(values, "values");
+            const ArrayView g = view_of(grads, "grads");
+            py::gil_scoped_release release;
+            state.update(v, g, power, to_policy(policy));
+          },
+          py::arg("values"), py::arg("grads"), py::arg("power"), py::arg("nan_policy"))
+      .def("merge", &PowerState::merge, py::arg("other"))
+      .def(
+          "result",
+          [](const PowerState& state, bool float32) {
+            const DType dtype = float32 ? DType::float32 : DType::float64;
+            py::array direction = new_array(dtype, {state.dim()});
+            py::array gradient = new_array(dtype, {state.dim()});
+            const PowerResultStats stats =
+                state.result(view_of(direction, "direction"), view_of(gradient, "gradient"));
+            return result_tuple(direction, gradient, stats);
+          },
+          py::arg("float32"))
+      .def_property_readonly("dim", &PowerState::dim)
+      .def_property_readonly("power", &PowerState::power)
+      .def_property_readonly("m", &PowerState::max_exponent)
+      .def_property_readonly("s", &PowerState::scaled_sum)
+      .def_property_readonly("count", &PowerState::count)
+      .def_property_readonly("omitted", &PowerState::omitted)
+      .def_property_readonly("u", [](const PowerState& state) {
+        const auto& u = state.weighted_sum();
+        return py::array_t<double>(static_cast<py::ssize_t>(u.size()), u.data());
+      })
+      .def_static(
+          "from_parts",
+          [](double power, double m, double s, std::int64_t count, std::int64_t omitted,
+             const py::array_t<double, py::array::c_style | py::array::forcecast>& u) {
+            std::vector<double> uv(u.data(), u.data() + u.size());
+            return PowerState::from_parts(power, m, s, count, omitted, std::move(uv));
+          },
+          py::arg("power"), py::arg("m"), py::arg("s"), py::arg("count"), py::arg("omitted"), py::arg("u"));
+}
+
+}  // namespace homotopt::bindings

@@ -1,0 +1,53 @@
+// Bindings of the built-in problems' fused kernels (problems/*.hpp).
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include "arrays.hpp"
+#include "homotopt/problems/phase_retrieval.hpp"
+
+namespace homotopt::bindings {
+
+void bind_problems(py::module_& m) {
+  m.def(
+      "phase_retrieval_power_gradient",
+      [](const py::array& A, const py::array& y, const py::array& mu, const py::object& rows,
+         std::int64_t num_samples, double sigma, double power, std::uint64_t seed, std::uint32_t trial,
+         std::uint32_t step) {
+        const ArrayView a = view_of(A, "A"), yv = view_of(y, "y"), m = view_of(mu, "mu");
+        const ArrayView r = optional_view_of(rows, "rows");
+        const std::int64_t d = a.ndim == 2 ? std::max<std::int64_t>(a.shape[1], 1) : 1;
+        py::array direction = new_array(output_dtype(a), {d});
+        py::array gradient = new_array(output_dtype(a), {d});
+        const ArrayView dv = view_of(direction, "direction"), gv = view_of(gradient, "gradient");
+        SampleSpec spec;
+        spec.num_samples = num_samples;
+        spec.sigma = sigma;
+        spec.power = power;
+        spec.key = RandomKey{seed, static_cast<std::uint32_t>(RandomStream::samples), trial, step};
+        PowerResultStats s;
+        {
+          py::gil_scoped_release release;
+          s = phase_retrieval_power_gradient(a, yv, m, r, spec, dv, gv);
+        }
+        return py::make_tuple(direction, gradient, s.log_scale, s.log_mean_exp, s.count, s.omitted);
+      },
+      py::arg("A"), py::arg("y"), py::arg("mu"), py::arg("rows"), py::arg("num_samples"), py::arg("sigma"),
+      py::arg("power"), py::arg("seed"), py::arg("trial"), py::arg("step"));
+
+  m.def(
+      "phase_retrieval_fitness",
+      [](const py::array& A, const py::array& y, const py::array& mu) {
+        const ArrayView a = view_of(A, "A"), yv = view_of(y, "y"), m = view_of(mu, "mu");
+        const std::int64_t R = m.ndim == 2 ? m.shape[0] : 1;
+        py::array out = new_array(DType::float64, {R});
+        const ArrayView o = view_of(out, "out");
+        {
+          py::gil_scoped_release release;
+          phase_retrieval_fitness(a, yv, m, o);
+        }
+        return out;
+      },
+      py::arg("A"), py::arg("y"), py::arg("mu"));
+}
+
+}  // namespace homotopt::bindings

@@ -1,0 +1,54 @@
+// homotopt._core: conversion only. Each binding turns arrays into views, releases the GIL, calls the
+// C++ API, and converts back; homotopt::Error becomes ValueError, homotopt::TypeError TypeError, and
+// internal or CUDA errors RuntimeError.
+#include <pybind11/pybind11.h>
+
+#include "homotopt/build_info.hpp"
+#include "homotopt/error.hpp"
+
+namespace py = pybind11;
+
+namespace homotopt::bindings {
+void bind_power(py::module_& m);
+void bind_random(py::module_& m);
+void bind_problems(py::module_& m);
+}  // namespace homotopt::bindings
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "homotopt native core (C++17, optional CUDA). Use the homotopt package, not this module.";
+
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const homotopt::TypeError& e) {
+      PyErr_SetString(PyExc_TypeError, e.what());
+    } catch (const homotopt::Error& e) {
+      PyErr_SetString(PyExc_ValueError, e.what());
+    } catch (const homotopt::InternalError& e) {
+      PyErr_SetString(PyExc_RuntimeError, e.what());
+    } catch (const homotopt::CudaError& e) {
+      PyErr_SetString(PyExc_RuntimeError, e.what());
+    }
+  });
+
+  m.def("build_info", [] {
+    const homotopt::BuildInfo b = homotopt::build_info();
+    py::dict d;
+    d["version"] = b.version;
+    d["compiler"] = b.compiler;
+    d["cxx_flags"] = b.cxx_flags;
+    d["build_type"] = b.build_type;
+    d["openmp"] = b.openmp;
+    d["openmp_version"] = b.openmp_version;
+    d["cuda"] = b.cuda;
+    d["cuda_version"] = b.cuda_version;
+    d["cuda_architectures"] = b.cuda_architectures;
+    return d;
+  });
+  m.def("num_threads", &homotopt::num_threads);
+  m.def("set_num_threads", &homotopt::set_num_threads, py::arg("n"));
+
+  homotopt::bindings::bind_power(m);
+  homotopt::bindings::bind_random(m);
+  homotopt::bindings::bind_problems(m);
+}

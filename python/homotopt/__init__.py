@@ -1,0 +1,37 @@
+"""homotopt: a native engine for non-convex optimization by homotopy and randomized momentum.
+
+Prog-PowerHP's fused, log-sum-exp stable power gradient and Exponentiated O2NC's fused update, in
+C++17 with an optional CUDA backend, behind a thin NumPy API. ``import homotopt`` needs only NumPy.
+"""
+
+from __future__ import annotations
+
+from . import _core
+from . import problems, random, reference
+from ._result import PowerGradient
+from .power import PowerState, power_gradient, power_weights
+
+__version__: str = _core.build_info()["version"]
+
+__all__ = [
+    "__version__", "build_info", "get_num_threads", "set_num_threads",
+    "PowerGradient", "PowerState", "power_gradient", "power_weights",
+    "problems", "random", "reference",
+]
+
+
+def build_info() -> dict:
+    """What this build holds: version, compiler and flags, OpenMP, and whether CUDA was compiled in."""
+    return dict(_core.build_info())
+
+
+def get_num_threads() -> int:
+    """Threads the CPU backend uses (OpenMP; OMP_NUM_THREADS sets the default)."""
+    return int(_core.num_threads())
+
+
+def set_num_threads(n: int) -> None:
+    """Sets the CPU backend's thread count (n >= 1) for this process."""
+    from ._validation import integer
+
+    _core.set_num_threads(integer(n, "n", 1))

@@ -1,0 +1,155 @@
+"""The fused, log-sum-exp stable K-sample power gradient (papers/prog_powerhp.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import _core
+from ._result import PowerGradient
+from ._validation import float_dtype, input_array, integer, nan_policy_code, nonnegative
+
+__all__ = ["power_gradient", "power_weights", "PowerState", "PowerGradient"]
+
+
+def power_gradient(values: Any, grads: Any, power: float, *, nan_policy: str = "raise") -> PowerGradient:
+    """The power gradient of K samples on J data points, without ever forming exp(N f).
+
+    For fitness values f_kj and gradients grad f_kj, computes
+    ``direction = sum_kj softmax(N f)_kj grad f_kj`` and ``log_scale = log N + log mean exp(N f)``,
+    so that the paper's ``g = 1/(KJ) sum_kj N exp(N f_kj) grad f_kj = exp(log_scale) * direction``.
+    One pass over the gradients through the mergeable (max, rescaled sum, rescaled weighted
+    gradient) state; no (K, J) weight array is stored. Exact where the literal formula under- or
+    overflows (N f of +-1e6 and beyond).
+
+    Args:
+        values: (K,) or (K, J) fitness values, float32 or float64. ``-inf`` is allowed and means
+            weight exactly 0 (that pair's gradient is never read).
+        grads: (K, d) or (K, J, d) gradients with respect to the sample, same dtype as values.
+        power: N >= 0.
+        nan_policy: "raise" (default): a NaN or +inf value, or a non-finite gradient, is a
+            ValueError naming the pair. "omit": such pairs get weight 0 and are counted in
+            ``omitted``; all pairs omitted is still an error.
+
+    Returns:
+        PowerGradient with direction (d,) in the inputs' dtype, log_scale, log_mean_exp, count,
+        omitted, and the literal gradient.
+
+    Inputs that are not C-contiguous are copied first; results are accumulated in float64.
+    """
+    policy = nan_policy_code(nan_policy)
+    v = input_array(values, "values")
+    g = input_array(grads, "grads")
+    return PowerGradient._from_core(_core.power_gradient(v, g, nonnegative(power, "power"), policy))
+
+
+def power_weights(values: Any, power: float, *, nan_policy: str = "raise") -> tuple[np.ndarray, float]:
+    """The normalized weights softmax(N f) and log sum exp(N f).
+
+    With them, any autograd framework gets the power-gradient direction from ONE backward pass:
+    ``direction = grad of sum_kj p_kj f_kj`` with the weights p held constant (see README).
+
+    Args:
+        values: (K,) or (K, J) fitness values, float32 or float64.
+        power: N >= 0.
+        nan_policy: as in :func:`power_gradient`; omitted pairs get weight 0.
+
+    Returns:
+        (weights, log_sum_exp): weights of values' shape and dtype, summing to 1 (all zeros when
+        every value is -inf), and log sum_kj exp(N f_kj) over the counted pairs.
+    """
+    policy = nan_policy_code(nan_policy)
+    v = input_array(values, "values")
+    weights, log_sum_exp, _, _ = _core.power_weights(v, nonnegative(power, "power"), policy)
+    return weights, float(log_sum_exp)
+
+
+class PowerState:
+    """The mergeable power-gradient state (m, s, u), for samples that arrive in pieces.
+
+    ``update`` reduces a chunk of samples; ``merge`` combines states built in other threads or
+    processes (states pickle); ``result`` gives the same PowerGradient as :func:`power_gradient`
+    on all the samples at once, up to rounding, in any order of chunks and merges.
+
+    Args:
+        dim: d, the length of each gradient.
+        dtype: float32 or float64: the dtype of the inputs and of the result's direction. The
+            state itself accumulates in float64.
+    """
+
+    def __init__(self, dim: int, dtype: Any = np.float64) -> None:
+        self._dtype = float_dtype(dtype)
+        self._state = _core.PowerState(integer(dim, "dim", 1))
+
+    @property
+    def dim(self) -> int:
+        return int(self._state.dim)
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._dtype
+
+    @property
+    def count(self) -> int:
+        """Pairs reduced so far (omitted ones excluded)."""
+        return int(self._state.count)
+
+    @property
+    def omitted(self) -> int:
+        return int(self._state.omitted)
+
+    @property
+    def power(self) -> float | None:
+        """N of the reduced pairs, or None while the state is empty."""
+        p = float(self._state.power)
+        return None if p < 0 else p
+
+    def _check_dtype(self, x: np.ndarray, name: str) -> None:
+        if x.dtype != self._dtype:
+            raise TypeError(f"{name}: expected dtype {self._dtype} (the state's dtype), got {x.dtype}")
+
+    def update(self, values: Any, grads: Any, power: float, *, nan_policy: str = "raise") -> "PowerState":
+        """Reduces a chunk of samples into the state (shapes as in :func:`power_gradient`).
+
+        Every chunk must use the same power N. Returns self.
+        """
+        policy = nan_policy_code(nan_policy)
+        v = input_array(values, "values")
+        g = input_array(grads, "grads")
+        self._check_dtype(v, "values")
+        self._check_dtype(g, "grads")
+        self._state.update(v, g, nonnegative(power, "power"), policy)
+        return self
+
+    def merge(self, other: "PowerState") -> "PowerState":
+        """Merges another state of the same dim, dtype and power into this one. Returns self."""
+        if not isinstance(other, PowerState):
+            raise TypeError(f"other: expected a PowerState, got {type(other).__name__}")
+        if other._dtype != self._dtype:
+            raise TypeError(f"other: expected a state of dtype {self._dtype}, got {other._dtype}")
+        self._state.merge(other._state)
+        return self
+
+    def result(self) -> PowerGradient:
+        """The power gradient of everything reduced so far (ValueError while empty)."""
+        return PowerGradient._from_core(self._state.result(self._dtype == np.float32))
+
+    def copy(self) -> "PowerState":
+        new = PowerState.__new__(PowerState)
+        new.__setstate__(self.__getstate__())
+        return new
+
+    def __getstate__(self) -> dict:
+        s = self._state
+        return {"dtype": self._dtype.name, "power": float(s.power), "m": float(s.m), "s": float(s.s),
+                "count": int(s.count), "omitted": int(s.omitted), "u": np.array(s.u)}
+
+    def __setstate__(self, state: dict) -> None:
+        self._dtype = float_dtype(state["dtype"])
+        self._state = _core.PowerState.from_parts(state["power"], state["m"], state["s"], state["count"],
+                                                  state["omitted"], state["u"])
+
+    def __repr__(self) -> str:
+        return (f"PowerState(dim={self.dim}, dtype={self._dtype}, count={self.count}, "
+                f"omitted={self.omitted}, power={self.power})")

@@ -1,0 +1,199 @@
+"""Plain float64 NumPy references of every native kernel, for tests and for reading.
+
+Each function here is the textbook formula, written for clarity rather than speed: two passes,
+materialized weights, per-pair gradients in memory. The native kernels must agree with them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "philox4x32_10", "random_blocks", "normal", "uniform", "exponential", "integers",
+    "power_gradient", "power_weights", "naive_power_gradient",
+    "phase_retrieval_pairs", "phase_retrieval_samples", "phase_retrieval_power_gradient",
+    "phase_retrieval_fitness", "phase_retrieval_metric",
+]
+
+_M0, _M1 = np.uint64(0xD2511F53), np.uint64(0xCD9E8D57)
+_W0, _W1 = 0x9E3779B9, 0xBB67AE85
+_MASK32 = np.uint64(0xFFFFFFFF)
+
+
+# ---- Philox4x32-10 -----------------------------------------------------------------------------------
+def philox4x32_10(counter: np.ndarray, key: tuple[int, int]) -> np.ndarray:
+    """Philox4x32-10 of counters (..., 4) uint32 under key (k0, k1); returns (..., 4) uint32."""
+    c = np.asarray(counter, dtype=np.uint64).copy()
+    k0, k1 = int(key[0]), int(key[1])
+    for r in range(10):
+        if r > 0:
+            k0 = (k0 + _W0) & 0xFFFFFFFF
+            k1 = (k1 + _W1) & 0xFFFFFFFF
+        p0 = _M0 * c[..., 0]
+        p1 = _M1 * c[..., 2]
+        hi0, lo0 = p0 >> np.uint64(32), p0 & _MASK32
+        hi1, lo1 = p1 >> np.uint64(32), p1 & _MASK32
+        c = np.stack([hi1 ^ c[..., 1] ^ np.uint64(k0), lo1, hi0 ^ c[..., 3] ^ np.uint64(k1), lo0], axis=-1)
+    return c.astype(np.uint32)
+
+
+def random_blocks(seed: int, stream: int, trial: int, step: int, blocks: np.ndarray) -> np.ndarray:
+    """Philox blocks at the addresses of philox.hpp: counter (block, step, trial, stream | block_hi << 8)."""
+    b = np.asarray(blocks, dtype=np.uint64)
+    counter = np.stack([b & _MASK32, np.full_like(b, step), np.full_like(b, trial),
+                        np.uint64(stream) | ((b >> np.uint64(32)) << np.uint64(8))], axis=-1)
+    return philox4x32_10(counter, (seed & 0xFFFFFFFF, seed >> 32))
+
+
+def _bits52(hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
+    return ((hi.astype(np.uint64) << np.uint64(32)) | lo.astype(np.uint64)) >> np.uint64(12)
+
+
+def _pairs(seed, stream, trial, step, offset, n):
+    """Blocks covering numbers offset .. offset + n - 1 (two per block) and each number's lane."""
+    idx = np.arange(offset, offset + n, dtype=np.uint64)
+    return random_blocks(seed, stream, trial, step, idx >> np.uint64(1)), (idx & np.uint64(1)).astype(bool)
+
+
+def normal(shape, seed: int, step: int = 0, *, trial: int = 0, stream: int = 8, offset: int = 0) -> np.ndarray:
+    """Textbook Box-Muller on the same bits: four normals per block, from word pairs (w0, w1) and
+    (w2, w3): r = sqrt(-2 log((wu + 1) / 2^32)), theta = 2 pi wa / 2^32, (r cos theta, r sin theta)."""
+    n = int(np.prod(shape))
+    idx = np.arange(offset, offset + n, dtype=np.uint64)
+    blk = random_blocks(seed, stream, trial, step, idx >> np.uint64(2)).astype(np.float64)
+    pair = ((idx >> np.uint64(1)) & np.uint64(1)).astype(np.int64)
+    rows = np.arange(n)
+    wu, wa = blk[rows, 2 * pair], blk[rows, 2 * pair + 1]
+    r = np.sqrt(-2.0 * np.log((wu + 1.0) / 2.0**32))
+    theta = 2.0 * np.pi * (wa / 2.0**32)
+    return np.where(idx & np.uint64(1), r * np.sin(theta), r * np.cos(theta)).reshape(shape)
+
+
+def uniform(shape, seed: int, step: int = 0, *, trial: int = 0, stream: int = 8, offset: int = 0) -> np.ndarray:
+    n = int(np.prod(shape))
+    blk, odd = _pairs(seed, stream, trial, step, offset, n)
+    hi = np.where(odd, blk[:, 2], blk[:, 0])
+    lo = np.where(odd, blk[:, 3], blk[:, 1])
+    return (_bits52(hi, lo).astype(np.float64) / 2.0**52).reshape(shape)
+
+
+def exponential(shape, seed: int, step: int = 0, *, trial: int = 0, stream: int = 8, offset: int = 0) -> np.ndarray:
+    return -np.log1p(-uniform(shape, seed, step, trial=trial, stream=stream, offset=offset))
+
+
+def integers(n_max: int, shape, seed: int, step: int = 0, *, trial: int = 0, stream: int = 8,
+             offset: int = 0) -> np.ndarray:
+    n = int(np.prod(shape))
+    idx = np.arange(offset, offset + n, dtype=np.uint64)
+    blk = random_blocks(seed, stream, trial, step, idx >> np.uint64(2))
+    word = blk[np.arange(n), (idx & np.uint64(3)).astype(np.int64)].astype(np.uint64)
+    return ((word * np.uint64(n_max)) >> np.uint64(32)).astype(np.int64).reshape(shape)
+
+
+# ---- power gradient ----------------------------------------------------------------------------------
+def _keep_mask(values: np.ndarray, grads: np.ndarray, nan_policy: str) -> np.ndarray:
+    """Pairs kept in the mean: finite-or--inf values, and finite gradients where the value is finite."""
+    v = values.reshape(-1)
+    g = grads.reshape(v.shape[0], -1)
+    bad_value = np.isnan(v) | (v == np.inf)
+    read = ~bad_value & (v != -np.inf)
+    bad_grad = read & ~np.all(np.isfinite(g), axis=1)
+    bad = bad_value | bad_grad
+    if bad.any() and nan_policy == "raise":
+        raise ValueError("non-finite value or gradient")
+    if bad.all():
+        raise ValueError("all pairs omitted")
+    return ~bad
+
+
+def power_weights(values, power: float, nan_policy: str = "raise"):
+    """(softmax(N f) with omitted pairs at 0, log sum exp(N f)) in float64, two passes."""
+    v = np.asarray(values, dtype=np.float64)
+    keep = _keep_mask(v, np.zeros(v.shape + (1,)), nan_policy).reshape(v.shape)
+    with np.errstate(invalid="ignore"):
+        a = np.where(keep & (v != -np.inf), power * v, -np.inf)
+    m = a.max()
+    if m == -np.inf:
+        return np.zeros_like(v), -np.inf
+    w = np.exp(a - m)
+    s = w.sum()
+    return w / s, m + np.log(s)
+
+
+def power_gradient(values, grads, power: float, nan_policy: str = "raise") -> dict:
+    """direction, log_scale, log_mean_exp, count, omitted: the stable estimator in plain float64."""
+    v = np.asarray(values, dtype=np.float64)
+    g = np.asarray(grads, dtype=np.float64)
+    d = g.shape[-1]
+    keep = _keep_mask(v, g, nan_policy)
+    vf = v.reshape(-1)
+    gf = g.reshape(-1, d)
+    read = keep & (vf != -np.inf)
+    count = int(keep.sum())
+    a = np.full(vf.shape, -np.inf)
+    a[read] = power * vf[read]
+    m = a.max()
+    if m == -np.inf:
+        direction = np.zeros(d)
+        log_mean_exp = -np.inf
+    else:
+        w = np.exp(a - m)
+        s = w.sum()
+        direction = (w[read, None] * gf[read]).sum(axis=0) / s
+        log_mean_exp = m + np.log(s) - np.log(count)
+    with np.errstate(divide="ignore"):
+        log_scale = np.log(power) + log_mean_exp
+    return {"direction": direction, "log_scale": log_scale, "log_mean_exp": log_mean_exp,
+            "count": count, "omitted": int(keep.size - count)}
+
+
+def naive_power_gradient(values, grads, power: float) -> dict:
+    """The paper's literal formulas, to show where they fail: g = N/(KJ) sum exp(N f) grad f and the
+    naive normalization sum exp(N f) grad f / sum exp(N f)."""
+    v = np.asarray(values, dtype=np.float64)
+    g = np.asarray(grads, dtype=np.float64)
+    d = g.shape[-1]
+    with np.errstate(all="ignore"):
+        e = np.exp(power * v.reshape(-1))
+        weighted = (e[:, None] * g.reshape(-1, d)).sum(axis=0)
+        return {"gradient": power * weighted / e.size, "direction": weighted / e.sum()}
+
+
+# ---- phase retrieval -----------------------------------------------------------------------------------
+def phase_retrieval_samples(mu, sigma: float, num_samples: int, seed: int, step: int = 0, trial: int = 0) -> np.ndarray:
+    """W = mu + sigma eps, eps from the samples stream (stream 1), (K, d) float64."""
+    mu = np.asarray(mu, dtype=np.float64)
+    eps = normal((num_samples, mu.shape[0]), seed, step, trial=trial, stream=1)
+    return mu[None, :] + sigma * eps
+
+
+def phase_retrieval_pairs(A, y, W, rows=None):
+    """Per-pair values (K, J) and gradients (K, J, d): f = -r^2, grad = -4 r z a, r = z^2 - y."""
+    A = np.asarray(A, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    if rows is not None:
+        A, y = A[rows], y[rows]
+    z = np.asarray(W, dtype=np.float64) @ A.T  # (K, J)
+    r = z * z - y[None, :]
+    values = -(r * r)
+    grads = (-4.0 * r * z)[:, :, None] * A[None, :, :]
+    return values, grads
+
+
+def phase_retrieval_power_gradient(A, y, mu, *, sigma, power, num_samples, seed, step=0, rows=None) -> dict:
+    W = phase_retrieval_samples(mu, sigma, num_samples, seed, step)
+    values, grads = phase_retrieval_pairs(A, y, W, rows)
+    return power_gradient(values, grads, power)
+
+
+def phase_retrieval_fitness(A, y, mu) -> np.ndarray:
+    A = np.asarray(A, dtype=np.float64)
+    mu = np.atleast_2d(np.asarray(mu, dtype=np.float64))
+    r = (mu @ A.T) ** 2 - np.asarray(y, dtype=np.float64)[None, :]
+    return -(r * r).mean(axis=1)
+
+
+def phase_retrieval_metric(x_true, mu) -> np.ndarray:
+    x = np.asarray(x_true, dtype=np.float64)
+    mu = np.atleast_2d(np.asarray(mu, dtype=np.float64))
+    return np.minimum(np.linalg.norm(mu - x, axis=1), np.linalg.norm(mu + x, axis=1)) / np.linalg.norm(x)
