@@ -74,6 +74,8 @@ def check_fused(problem, mu, sigma, power, K, seed, step, rows):
 CASES = [  # d, n, K, J (None: all rows)
     (1, 1, 1, None), (1, 5, 1, 1), (3, 10, 1, None), (20, 60, 8, 8), (100, 400, 10, None),
     (100, 400, 8, 16), (37, 50, 5, 77), (257, 31, 3, None),
+    # panel widths and padding of the micro-kernel: K around 4, 8, 16; rows around blocks of 12
+    (7, 25, 17, None), (64, 13, 16, 5), (33, 40, 9, 12), (5, 11, 4, 13), (600, 30, 33, None),
 ]
 
 

@@ -1,9 +1,9 @@
 // CPU backend of the fused phase-retrieval estimator and fitness (problems/phase_retrieval.hpp).
 //
-// Per call: draw W = mu + sigma * eps (K x d) from Philox, then one pass over the minibatch rows in
-// blocks of kBlockRows: Z = A_blk W^T (dot_block), the pairs' exponents a = N f and the block max, an
-// online merge into (m, s), c_j = sum_k e^{a_jk - m} df/dz_jk and u += c_j a_j while the block's rows
-// are still in L1. Per-pair gradients never exist. Threads take whole blocks, keep their own (m, s, u)
+// Per call: draw W = mu + sigma * eps (K x d) from Philox, straight into dot_block's panels, then one
+// pass over the minibatch rows in blocks of kBlockRows: Z = A_blk W^T (dot_block), the pairs'
+// exponents a = N f and the block max, an online merge into (m, s), c_j = sum_k e^{a_jk - m} df/dz_jk
+// and u += c_j a_j while the block's rows are still in cache. Per-pair gradients never exist. Threads take whole blocks, keep their own (m, s, u)
 // and are merged in thread order.
 #include <cmath>
 #include <cstdint>
@@ -18,12 +18,10 @@
 namespace homotopt::cpu {
 namespace {
 
-constexpr std::int64_t kBlockRows = 12;  // a multiple of the micro-kernel's 3 rows; 12 x 2 KB in L1
-
 // W[k, c] = mu[c] + sigma * eps[k*d + c], eps from the normal stream at spec.key: one flat span of
 // K d numbers (so whole Philox batches), split across threads when large.
 template <class T>
-void draw_samples(const T* mu, std::int64_t d, const SampleSpec& spec, PackedRows<T>& W) {
+void draw_samples(const T* mu, std::int64_t d, const SampleSpec& spec, PanelRows<T>& W) {
   W.reset(spec.num_samples, d);
   const std::int64_t total = spec.num_samples * d;
   constexpr std::int64_t kGrain = 1024;
@@ -32,13 +30,14 @@ void draw_samples(const T* mu, std::int64_t d, const SampleSpec& spec, PackedRow
   {
     std::int64_t i0, i1;
     split_range(total, team_size(), thread_id(), kGrain, i0, i1);
-    std::int64_t c = i0 % d;
-    T* row = W.row(i0 / d);
+    std::int64_t k = i0 / d, c = i0 % d;
+    const std::int64_t width = W.width();
+    T* wk = &W.at(k, 0);  // sample k's column-strided slots in its panel
     generate_span<Distribution::normal>(i0, i1, spec.key, 0, [&](std::int64_t, double x) {
-      row[c] = static_cast<T>(static_cast<double>(mu[c]) + spec.sigma * x);
+      wk[c * width] = static_cast<T>(static_cast<double>(mu[c]) + spec.sigma * x);
       if (++c == d) {
         c = 0;
-        row += W.stride();
+        if (++k < spec.num_samples) wk = &W.at(k, 0);
       }
     });
   }
@@ -53,23 +52,23 @@ struct Partial {
 // Scratch of one thread for one block.
 template <class T>
 struct BlockScratch {
-  std::vector<T> z;         // kBlockRows x K
+  std::vector<T> z;         // kBlockRows x padded K
   std::vector<double> a;    // exponents N f, kBlockRows x K
-  PackedRows<T> pack;       // the block's rows of A, a chunk at a time
+  BlockRows<T> pack;        // the block's rows of A
   const T* rows[kBlockRows];
   T y[kBlockRows];
-  explicit BlockScratch(std::int64_t K) : z(kBlockRows * K), a(kBlockRows * K) {}
+  BlockScratch(std::int64_t K, std::int64_t padded_K) : z(kBlockRows * padded_K), a(kBlockRows * K) {}
 };
 
 template <class T>
-void accumulate_block(BlockScratch<T>& b, std::int64_t nr, const PackedRows<T>& W, std::int64_t K,
-                      double power, Partial& p) {
-  const std::int64_t d = W.cols();
-  dot_block(b.rows, nr, W, K, b.z.data(), b.pack);
+void accumulate_block(BlockScratch<T>& b, std::int64_t nr, const PanelRows<T>& W, double power, Partial& p) {
+  const std::int64_t d = W.d(), K = W.K(), Kp = W.padded_K();
+  b.pack.pack(b.rows, nr, d);
+  dot_block(b.pack, W, b.z.data());
   double mb = -kInf;
   for (std::int64_t r = 0; r < nr; ++r) {
     const T yr = b.y[r];
-    const T* z = b.z.data() + r * K;
+    const T* z = b.z.data() + r * Kp;
     double* a = b.a.data() + r * K;
 #pragma omp simd reduction(max : mb)
     for (std::int64_t k = 0; k < K; ++k) {
@@ -86,23 +85,25 @@ void accumulate_block(BlockScratch<T>& b, std::int64_t nr, const PackedRows<T>& 
     }
     p.m = mb;
   }
+  const double m = p.m;
   for (std::int64_t r = 0; r < nr; ++r) {
     const T yr = b.y[r];
-    const T* z = b.z.data() + r * K;
+    const T* z = b.z.data() + r * Kp;
     const double* a = b.a.data() + r * K;
     double cj = 0.0, sr = 0.0;
 #pragma omp simd reduction(+ : cj, sr)
     for (std::int64_t k = 0; k < K; ++k) {
-      const double w = exp_nonpositive(a[k] - p.m);  // 0 for a = -inf
+      const double w = exp_nonpositive(a[k] - m);  // 0 for a = -inf
       sr += w;
       const double g = static_cast<double>(phase_retrieval_pair(z[k], yr).dfdz);
       cj += w > 0.0 ? w * g : 0.0;  // a pair of weight 0 may have an infinite df/dz
     }
     p.s += sr;
     if (cj == 0.0) continue;
-    const T* HOMOTOPT_RESTRICT ar = b.rows[r];
+    const T* HOMOTOPT_RESTRICT ar = b.pack.row(r);
     double* HOMOTOPT_RESTRICT u = p.u.data();
-    for (std::int64_t c = 0; c < d; ++c) u[c] += cj * static_cast<double>(ar[c]);
+#pragma omp simd
+    for (std::int64_t c = 0; c < d; ++c) u[c] = std::fma(cj, static_cast<double>(ar[c]), u[c]);
   }
 }
 
@@ -117,7 +118,7 @@ void reduce_typed(const ArrayView& A_view, const ArrayView& y_view, const ArrayV
   const std::int64_t J = rows ? rows_view.shape[0] : A_view.shape[0];
   const std::int64_t K = spec.num_samples;
 
-  PackedRows<T> W;
+  PanelRows<T> W;
   draw_samples(mu_view.ptr<const T>(), d, spec, W);
 
   const std::int64_t nblocks = (J + kBlockRows - 1) / kBlockRows;
@@ -127,7 +128,7 @@ void reduce_typed(const ArrayView& A_view, const ArrayView& y_view, const ArrayV
   {
     Partial& p = partials[static_cast<std::size_t>(thread_id())];
     p.u.assign(static_cast<std::size_t>(d), 0.0);
-    BlockScratch<T> scratch(K);
+    BlockScratch<T> scratch(K, W.padded_K());
 #pragma omp for schedule(static)
     for (std::int64_t blk = 0; blk < nblocks; ++blk) {
       const std::int64_t j0 = blk * kBlockRows;
@@ -137,7 +138,7 @@ void reduce_typed(const ArrayView& A_view, const ArrayView& y_view, const ArrayV
         scratch.rows[r] = A + row * d;
         scratch.y[r] = y[row];
       }
-      accumulate_block(scratch, nr, W, K, spec.power, p);
+      accumulate_block(scratch, nr, W, spec.power, p);
     }
   }
   double m = -kInf, s = 0.0;
@@ -156,8 +157,9 @@ void fitness_typed(const ArrayView& A_view, const ArrayView& y_view, const Array
   double* out = out_view.ptr<double>();
   const std::int64_t n = A_view.shape[0], d = A_view.shape[1];
   const std::int64_t R = mu_view.ndim == 2 ? mu_view.shape[0] : 1;
-  PackedRows<T> mu;
-  mu.assign(mu_view.ptr<const T>(), R, d, d);
+  PanelRows<T> mu;
+  mu.assign(mu_view.ptr<const T>(), R, d);
+  const std::int64_t Rp = mu.padded_K();
   const std::int64_t nblocks = (n + kBlockRows - 1) / kBlockRows;
   const int nt = threads_for(2 * n * d * R, nblocks);
   std::vector<std::vector<double>> sums(static_cast<std::size_t>(nt));
@@ -165,18 +167,19 @@ void fitness_typed(const ArrayView& A_view, const ArrayView& y_view, const Array
   {
     std::vector<double>& sum = sums[static_cast<std::size_t>(thread_id())];
     sum.assign(static_cast<std::size_t>(R), 0.0);
-    std::vector<T> z(static_cast<std::size_t>(kBlockRows * R));
-    PackedRows<T> pack;
+    std::vector<T> z(static_cast<std::size_t>(kBlockRows * Rp));
+    BlockRows<T> pack;
     const T* rows[kBlockRows];
 #pragma omp for schedule(static)
     for (std::int64_t blk = 0; blk < nblocks; ++blk) {
       const std::int64_t j0 = blk * kBlockRows;
       const std::int64_t nr = std::min(kBlockRows, n - j0);
       for (std::int64_t r = 0; r < nr; ++r) rows[r] = A + (j0 + r) * d;
-      dot_block(rows, nr, mu, R, z.data(), pack);
+      pack.pack(rows, nr, d);
+      dot_block(pack, mu, z.data());
       for (std::int64_t r = 0; r < nr; ++r)
         for (std::int64_t t = 0; t < R; ++t)
-          sum[t] += static_cast<double>(phase_retrieval_pair(z[r * R + t], y[j0 + r]).f);
+          sum[t] += static_cast<double>(phase_retrieval_pair(z[r * Rp + t], y[j0 + r]).f);
     }
   }
   for (std::int64_t t = 0; t < R; ++t) {

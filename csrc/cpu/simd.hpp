@@ -31,6 +31,15 @@ HOMOTOPT_INLINE typename Vec<T>::type load(const T* p) {
   return v;
 }
 
+template <class T>
+HOMOTOPT_INLINE void store(T* p, const typename Vec<T>::type& v) {
+  std::memcpy(p, &v, sizeof v);
+}
+
+// All lanes x (one vbroadcastss/sd from memory; `V{} + x` would be an add, since 0 + x != x for x = -0).
+HOMOTOPT_INLINE Vec<float>::type broadcast(float x) { return Vec<float>::type{x, x, x, x, x, x, x, x}; }
+HOMOTOPT_INLINE Vec<double>::type broadcast(double x) { return Vec<double>::type{x, x, x, x}; }
+
 // a * b + c.
 HOMOTOPT_INLINE Vec<float>::type fmadd(Vec<float>::type a, Vec<float>::type b, Vec<float>::type c) {
 #if defined(__FMA__)

@@ -59,7 +59,7 @@ void bind_power(py::module_& m) {
       },
       py::arg("values"), py::arg("power"), py::arg("nan_policy"));
 
-  py::class_<PowerState>(m, "PowerState")
+  py::class_<PowerState>(m, "PowerState", py::module_local())
       .def(py::init<std::int64_t>(), py::arg("dim"))
       .def(
           "update",
