@@ -49,30 +49,37 @@ struct Partial {
   std::vector<double> u;
 };
 
-// Scratch of one thread for one block.
+// Scratch of one thread for one block. z and the exponents a are kBlockRows x Kp (K padded to the
+// panel width, a multiple of 8): the per-pair loops run over whole vectors, with a = -inf (weight 0)
+// for padded samples and for rows beyond a short last block.
 template <class T>
 struct BlockScratch {
-  std::vector<T> z;         // kBlockRows x padded K
-  std::vector<double> a;    // exponents N f, kBlockRows x K
-  BlockRows<T> pack;        // the block's rows of A
+  std::vector<T> z;
+  std::vector<double> a;
+  BlockRows<T> pack;  // the block's rows of A
   const T* rows[kBlockRows];
   T y[kBlockRows];
-  BlockScratch(std::int64_t K, std::int64_t padded_K) : z(kBlockRows * padded_K), a(kBlockRows * K) {}
+  explicit BlockScratch(std::int64_t padded_K) : z(kBlockRows * padded_K), a(kBlockRows * padded_K) {}
 };
 
 template <class T>
 void accumulate_block(BlockScratch<T>& b, std::int64_t nr, const PanelRows<T>& W, double power, Partial& p) {
   const std::int64_t d = W.d(), K = W.K(), Kp = W.padded_K();
+  for (std::int64_t r = nr; r < kBlockRows; ++r) b.y[r] = T(0);
   b.pack.pack(b.rows, nr, d);
   dot_block(b.pack, W, b.z.data());
+
+  // Exponents a = N f and the block's max.
   double mb = -kInf;
-  for (std::int64_t r = 0; r < nr; ++r) {
+  for (std::int64_t r = 0; r < kBlockRows; ++r) {
     const T yr = b.y[r];
     const T* z = b.z.data() + r * Kp;
-    double* a = b.a.data() + r * K;
+    double* a = b.a.data() + r * Kp;
+    const std::int64_t valid = r < nr ? K : 0;
 #pragma omp simd reduction(max : mb)
-    for (std::int64_t k = 0; k < K; ++k) {
-      a[k] = power_exponent(power, static_cast<double>(phase_retrieval_pair(z[k], yr).f));
+    for (std::int64_t k = 0; k < Kp; ++k) {
+      const double ak = power_exponent(power, static_cast<double>(phase_retrieval_pair(z[k], yr).f));
+      a[k] = k < valid ? ak : -kInf;
       mb = a[k] > mb ? a[k] : mb;
     }
   }
@@ -85,25 +92,35 @@ void accumulate_block(BlockScratch<T>& b, std::int64_t nr, const PanelRows<T>& W
     }
     p.m = mb;
   }
+
+  // Weights e^{a - m}, their sum, and c_j = sum_k e^{a_jk - m} df/dz_jk per row.
   const double m = p.m;
-  for (std::int64_t r = 0; r < nr; ++r) {
+  double c[kBlockRows];
+  for (std::int64_t r = 0; r < kBlockRows; ++r) {
     const T yr = b.y[r];
     const T* z = b.z.data() + r * Kp;
-    const double* a = b.a.data() + r * K;
+    const double* a = b.a.data() + r * Kp;
     double cj = 0.0, sr = 0.0;
 #pragma omp simd reduction(+ : cj, sr)
-    for (std::int64_t k = 0; k < K; ++k) {
+    for (std::int64_t k = 0; k < Kp; ++k) {
       const double w = exp_nonpositive(a[k] - m);  // 0 for a = -inf
       sr += w;
       const double g = static_cast<double>(phase_retrieval_pair(z[k], yr).dfdz);
       cj += w > 0.0 ? w * g : 0.0;  // a pair of weight 0 may have an infinite df/dz
     }
     p.s += sr;
-    if (cj == 0.0) continue;
-    const T* HOMOTOPT_RESTRICT ar = b.pack.row(r);
-    double* HOMOTOPT_RESTRICT u = p.u.data();
+    c[r] = cj;
+  }
+
+  // u += sum_j c_j a_j: one pass over u for the whole block (rows beyond nr are zero, c_j too).
+  const T* ar[kBlockRows];
+  for (std::int64_t r = 0; r < kBlockRows; ++r) ar[r] = b.pack.row(r);
+  double* HOMOTOPT_RESTRICT u = p.u.data();
 #pragma omp simd
-    for (std::int64_t c = 0; c < d; ++c) u[c] = std::fma(cj, static_cast<double>(ar[c]), u[c]);
+  for (std::int64_t col = 0; col < d; ++col) {
+    double acc = u[col];
+    for (std::int64_t r = 0; r < kBlockRows; ++r) acc = std::fma(c[r], static_cast<double>(ar[r][col]), acc);
+    u[col] = acc;
   }
 }
 
@@ -128,7 +145,7 @@ void reduce_typed(const ArrayView& A_view, const ArrayView& y_view, const ArrayV
   {
     Partial& p = partials[static_cast<std::size_t>(thread_id())];
     p.u.assign(static_cast<std::size_t>(d), 0.0);
-    BlockScratch<T> scratch(K, W.padded_K());
+    BlockScratch<T> scratch(W.padded_K());
 #pragma omp for schedule(static)
     for (std::int64_t blk = 0; blk < nblocks; ++blk) {
       const std::int64_t j0 = blk * kBlockRows;

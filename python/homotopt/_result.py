@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
 
-@dataclass(frozen=True)
-class PowerGradient:
+class PowerGradient(NamedTuple):
     """The K-sample power gradient, in a form that neither overflows nor underflows.
 
     Attributes:
@@ -33,8 +32,8 @@ class PowerGradient:
 
     @classmethod
     def _from_core(cls, t: tuple) -> "PowerGradient":
-        direction, gradient, log_scale, log_mean_exp, count, omitted = t
-        return cls(direction, gradient, float(log_scale), float(log_mean_exp), int(count), int(omitted))
+        # The native tuple already holds (ndarray, ndarray, float, float, int, int) in field order.
+        return cls._make(t)
 
     def __repr__(self) -> str:
         d = self.direction
