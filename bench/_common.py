@@ -38,6 +38,36 @@ def median_time(fn: Callable[[], object], *, min_runs: int = 5, max_runs: int = 
     return statistics.median(times)
 
 
+def compare(fns: dict[str, Callable[[], object]], *, budget_s: float = 4.0, settle_s: float = 0.15,
+            block_s: float = 0.35, min_rounds: int = 3) -> dict[str, float]:
+    """Median wall time in seconds of each function, measured side by side.
+
+    Rounds run each function in turn, for a block of about `block_s`, so that all of them see the same
+    background load (shared machines drift by tens of percent over seconds). Calls that start in the
+    first `settle_s` of a block are not recorded: the previous function's thread pools may still be
+    spinning on the cores (OpenBLAS idles busy for ~0.1 s after a call), which would bill one
+    library for another's threads. At least two calls per block are recorded.
+    """
+    for fn in fns.values():
+        fn()
+    samples: dict[str, list[float]] = {name: [] for name in fns}
+    start = time.perf_counter()
+    rounds = 0
+    while rounds < min_rounds or time.perf_counter() - start < budget_s:
+        for name, fn in fns.items():
+            block_start = time.perf_counter()
+            recorded = 0
+            while recorded < 2 or time.perf_counter() - block_start < block_s:
+                t0 = time.perf_counter()
+                fn()
+                t1 = time.perf_counter()
+                if t0 - block_start >= settle_s:
+                    samples[name].append(t1 - t0)
+                    recorded += 1
+        rounds += 1
+    return {name: statistics.median(ts) for name, ts in samples.items()}
+
+
 @contextlib.contextmanager
 def threads(n: int):
     """Sets homotopt's, BLAS's and torch's CPU thread counts to n for the block."""

@@ -22,7 +22,7 @@ import homotopt
 from homotopt.problems import PhaseRetrieval
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
-from _common import device_name, environment, markdown_table, median_time, threads, write_results  # noqa: E402
+from _common import compare, device_name, environment, markdown_table, median_time, threads, write_results  # noqa: E402
 
 SHAPES = [(400, 100, 10), (4096, 1024, 32), (8192, 2048, 32), (4096, 1024, 256)]
 SIGMA, POWER = 0.1, 1.0
@@ -71,7 +71,7 @@ def main() -> None:
     except ImportError:
         torch = None
     shapes = [(400, 100, 10), (1024, 256, 16)] if args.quick else SHAPES
-    budget = 0.2 if args.quick else 1.5
+    budget = 0.5 if args.quick else 5.0
     rows, records = [], []
     for n_threads in (1, 2):
         with threads(n_threads):
@@ -80,15 +80,15 @@ def main() -> None:
                 problem = PhaseRetrieval.random(d, n, seed=0, dtype=np.float32)
                 mu = problem.x_true.astype(np.float32) * 0.5
                 rng = np.random.default_rng(0)
-                times = {
-                    "homotopt": median_time(lambda: problem.power_gradient(
-                        mu, sigma=SIGMA, power=POWER, num_samples=K, seed=1), budget_s=budget),
-                    "numpy": median_time(lambda: numpy_estimator(problem.A, problem.y, mu, K, rng), budget_s=budget),
+                fns = {
+                    "homotopt": lambda: problem.power_gradient(mu, sigma=SIGMA, power=POWER, num_samples=K, seed=1),
+                    "numpy": lambda: numpy_estimator(problem.A, problem.y, mu, K, rng),
                 }
                 if torch is not None:
                     tA, ty, tmu = (torch.from_numpy(x) for x in (problem.A, problem.y, mu))
                     gen = torch.Generator().manual_seed(0)
-                    times["torch"] = median_time(lambda: torch_estimator(torch, tA, ty, tmu, K, gen), budget_s=budget)
+                    fns["torch"] = lambda: torch_estimator(torch, tA, ty, tmu, K, gen)
+                times = compare(fns, budget_s=budget)
                 flops = 2 * n * d * K + 2 * n * d
                 gflops = {k: flops / t / 1e9 for k, t in times.items()}
                 rec = {"threads": n_threads, "n": n, "d": d, "K": K, "sgemm_gflops": peak,
@@ -106,7 +106,9 @@ def main() -> None:
                 print(rows[-1], flush=True)
     table = markdown_table(["threads", "(n, d, K)", "homotopt ms", "NumPy ms", "PyTorch ms", "homotopt GFLOP/s",
                             "of SGEMM GFLOP/s", "vs NumPy", "vs PyTorch"], rows)
-    note = ("\nfloat32, medians. Each call draws the K x d noise and reduces all n rows. GFLOP/s count "
+    note = ("\nfloat32, medians over interleaved rounds (each round runs the three in turn for ~0.35 s "
+            "each, timing calls after the first 0.15 s). Each call draws the K x d noise and reduces all "
+            "n rows. GFLOP/s count "
             "2 n d K + 2 n d; SGEMM GFLOP/s is the best of NumPy's BLAS and PyTorch at 4096 x 1024 x 256 "
             "on the same thread count. Speedups > 1 mean homotopt is faster.\n")
     payload = {"environment": environment(), "quick": args.quick, "records": records}
