@@ -191,6 +191,28 @@ void phase_retrieval_fitness(const ArrayView& A, const ArrayView& y, const Array
   cpu::phase_retrieval_fitness(A, y, mu, out);
 }
 
+void phase_retrieval_metric(const ArrayView& x_true, const ArrayView& mu, const ArrayView& out) {
+  check_dtype(x_true, DType::float64, "x_true");
+  HOMOTOPT_CHECK(x_true.ndim == 1 && x_true.shape[0] >= 1, "x_true: expected shape (d,), got ",
+                 x_true.shape_string());
+  check_contiguous(x_true, "x_true");
+  const std::int64_t d = x_true.shape[0];
+  check_float(mu, "mu");
+  HOMOTOPT_CHECK((mu.ndim == 1 || mu.ndim == 2) && mu.shape[mu.ndim - 1] == d && mu.numel() >= 1,
+                 "mu: expected shape (d,) or (R, d) with d = ", d, ", got ", mu.shape_string());
+  check_contiguous(mu, "mu");
+  const std::int64_t R = mu.ndim == 2 ? mu.shape[0] : 1;
+  check_dtype(out, DType::float64, "out");
+  check_vector(out, R, "out", "(R,)");
+  check_writable(out, "out");
+  HOMOTOPT_CHECK(!on_cuda(x_true) && !on_cuda(mu), "phase_retrieval_metric: expected CPU arrays");
+  visit_float(mu.dtype, [&](auto t) {
+    using T = decltype(t);
+    for (std::int64_t r = 0; r < R; ++r)
+      out.ptr<double>()[r] = homotopt::phase_retrieval_metric(mu.ptr<const T>() + r * d, x_true.ptr<const double>(), d);
+  });
+}
+
 // ---- random ----------------------------------------------------------------------------------------------
 void random_fill(const ArrayView& out, Distribution distribution, const RandomKey& key, std::uint64_t offset) {
   check_float(out, "out");

@@ -25,7 +25,9 @@ __global__ void fill_kernel(T* out, std::int64_t n, RandomKey key, std::uint64_t
   const PhiloxBlock blk = random_block(key, b);
   double x[4];
   if constexpr (D == Distribution::normal) {
-    normal_quad(blk, x);
+    float n[4];
+    normal_quad(blk, n);
+    for (int j = 0; j < 4; ++j) x[j] = n[j];
   } else if constexpr (D == Distribution::uniform) {
     x[0] = uniform_from(blk.w[0], blk.w[1]);
     x[1] = uniform_from(blk.w[2], blk.w[3]);

@@ -34,13 +34,13 @@ ADDRESSES = [  # seed, step, trial, stream, offset, n
 @pytest.mark.parametrize("seed,step,trial,stream,offset,n", ADDRESSES)
 def test_streams_equal_reference(seed, step, trial, stream, offset, n):
     kw = dict(trial=trial, stream=stream, offset=offset)
-    # Uniforms and integers are the same bits: exact. Normals and exponentials go through the native
-    # log/sincos polynomials against NumPy's libm on 2*pi*u (whose own angle rounding is ~7e-16):
-    # worst seen 2.4e-15 absolute on 1e6 normals (|z| < 5.3), 2.9e-16 relative on exponentials.
+    # Uniforms and integers are the same bits: exact. Exponentials go through the native float64 log
+    # (worst seen 2.9e-16 relative); normals through the float32 Box-Muller against float64 NumPy
+    # (worst seen 5.4e-7 absolute over 9e5 normals with |z| < 5.1: a few float32 ulp).
     np.testing.assert_array_equal(homotopt.random.uniform(n, seed, step, **kw),
                                   reference.uniform(n, seed, step, **kw))
     np.testing.assert_allclose(homotopt.random.normal(n, seed, step, **kw),
-                               reference.normal(n, seed, step, **kw), rtol=0, atol=1e-14)
+                               reference.normal(n, seed, step, **kw), rtol=0, atol=2e-6)
     np.testing.assert_allclose(homotopt.random.exponential(n, seed, step, **kw),
                                reference.exponential(n, seed, step, **kw), rtol=1e-14, atol=1e-15)
     np.testing.assert_array_equal(homotopt.random.integers(1000, n, seed, step, **kw),

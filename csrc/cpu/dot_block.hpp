@@ -3,12 +3,10 @@
 //
 // Outer-product micro-kernel, as in BLIS/GotoBLAS: W is packed in panels of P samples (P = two
 // vectors, or one when K fits in a vector), column by column: panel[c][0..P). For each column c the
-// kernel loads the panel's P values (1 or 2 vector loads) and broadcasts a_jc of each row of the tile,
-// accumulating a tile of rows x P into registers: 6 x 16 floats (12 accumulators, 8 loads per 12
-// fused multiply-adds) or 12 x 8 when K <= 8. No horizontal sums, no column tail, K padded with zero
-// samples to a multiple of P. The block's rows are copied first into a 64-byte aligned buffer
-// (PackedRows), zero rows completing a short last block; columns run in chunks so that the block's
-// chunk and the panel's chunk stay in L1.
+// kernel loads the panel's P values (1 or 2 vector loads) and broadcasts a_jc of each of the tile's 6
+// rows, accumulating 6 x P in registers: 6 x 16 floats (12 accumulators, 8 loads per 12 fused
+// multiply-adds) or 6 x 8. No horizontal sums, no column tail, K padded with zero samples to a
+// multiple of P; columns run in chunks so that the rows' chunk and the panel's chunk stay in L1.
 // Measured on the 2-core AMD EPYC dev machine (float32, one thread): 80-95 GFLOP/s for K >= 16,
 // about OpenBLAS's SGEMM rate there; a first, dot-product form (vectors along d) reached 55-60.
 #pragma once
@@ -22,12 +20,13 @@
 
 namespace homotopt::cpu {
 
-constexpr std::int64_t kBlockRows = 12;  // rows of A per block: two 6-row tiles or one 12-row tile
+constexpr std::int64_t kBlockRows = 12;  // rows of A per block: two 6-row tiles
 
 // A 64-byte aligned, zero-initialized buffer of T.
 template <class T>
 class AlignedBuffer {
  public:
+  // n elements, all zero.
   T* reset(std::size_t n) {
     storage_.assign(n + 64 / sizeof(T), T(0));
     const auto addr = reinterpret_cast<std::uintptr_t>(storage_.data());
@@ -42,32 +41,6 @@ class AlignedBuffer {
   T* data_ = nullptr;
 };
 
-// kBlockRows rows of d elements, 64-byte aligned, rows one cache line apart beyond d (so that the
-// rows of a tile do not share L1 sets).
-template <class T>
-class BlockRows {
- public:
-  // Copies `rows` (<= kBlockRows) rows and zeroes the rest of the block.
-  void pack(const T* const* a, std::int64_t rows, std::int64_t d) {
-    if (d != d_) {
-      d_ = d;
-      stride_ = (d + 2 * 64 / static_cast<std::int64_t>(sizeof(T)) - 1) / (64 / sizeof(T)) * (64 / sizeof(T));
-      buffer_.reset(static_cast<std::size_t>(kBlockRows * stride_));
-      filled_ = 0;
-    }
-    for (std::int64_t r = 0; r < rows; ++r) std::memcpy(row(r), a[r], d * sizeof(T));
-    for (std::int64_t r = rows; r < filled_; ++r) std::fill(row(r), row(r) + d, T(0));
-    filled_ = rows;
-  }
-  const T* row(std::int64_t r) const { return buffer_.data() + r * stride_; }
-  T* row(std::int64_t r) { return buffer_.data() + r * stride_; }
-  std::int64_t stride() const { return stride_; }
-
- private:
-  AlignedBuffer<T> buffer_;
-  std::int64_t d_ = -1, stride_ = 0, filled_ = 0;
-};
-
 // K rows of d elements (the samples w_k, or points mu_r) in panels of `width()` rows, column-major
 // within a panel; samples beyond K are zero.
 template <class T>
@@ -75,7 +48,10 @@ class PanelRows {
  public:
   static constexpr std::int64_t kVec = Vec<T>::width;
 
+  // Shapes the panels for K rows of d elements; all zero when the shape changes (a reused shape keeps
+  // its contents: callers overwrite every real element, and the padding stays zero).
   void reset(std::int64_t K, std::int64_t d) {
+    if (K == K_ && d == d_) return;
     K_ = K;
     d_ = d;
     width_ = K <= kVec ? kVec : 2 * kVec;
@@ -91,6 +67,7 @@ class PanelRows {
       for (std::int64_t c = 0; c < d; ++c) at(k, c) = src[k * d + c];
   }
   const T* panel(std::int64_t p) const { return buffer_.data() + p * d_ * width_; }
+  T* panel_data(std::int64_t p) { return buffer_.data() + p * d_ * width_; }
   std::int64_t K() const { return K_; }
   std::int64_t d() const { return d_; }
   std::int64_t width() const { return width_; }
@@ -104,12 +81,15 @@ class PanelRows {
 
 namespace detail_dot {
 
-// z[r][0 .. NV * width) += sum_{c < len} a[r * as + c] * panel[c][..] for the R rows of the tile.
-template <class T, int R, int NV>
-HOMOTOPT_INLINE void tile(const T* a, std::int64_t as, const T* panel, std::int64_t len, T* z,
+// z[r][0 .. NV * width) += sum_{c < len} a_r[c] * panel[c][..] for the 6 rows a_r of the tile.
+template <class T, int NV>
+HOMOTOPT_INLINE void tile(const T* const* a, std::int64_t c0, const T* panel, std::int64_t len, T* z,
                           std::int64_t z_stride) {
+  constexpr int R = 6;
   using V = typename Vec<T>::type;
   constexpr int W = Vec<T>::width;
+  const T* ar[R];
+  for (int r = 0; r < R; ++r) ar[r] = a[r] + c0;
   V acc[R][NV];
   for (int r = 0; r < R; ++r)
     for (int v = 0; v < NV; ++v) acc[r][v] = V{};
@@ -117,7 +97,7 @@ HOMOTOPT_INLINE void tile(const T* a, std::int64_t as, const T* panel, std::int6
     V w[NV];
     for (int v = 0; v < NV; ++v) w[v] = load(panel + (c * NV + v) * W);
     for (int r = 0; r < R; ++r) {
-      const V x = broadcast(a[r * as + c]);
+      const V x = broadcast(ar[r][c]);
       for (int v = 0; v < NV; ++v) acc[r][v] = fmadd(x, w[v], acc[r][v]);
     }
   }
@@ -127,25 +107,34 @@ HOMOTOPT_INLINE void tile(const T* a, std::int64_t as, const T* panel, std::int6
 
 }  // namespace detail_dot
 
-// z (kBlockRows x w.padded_K(), row-major) = A_blk W^T; rows of a beyond the block's real rows are
-// zero, so are their z rows, and z's columns beyond K.
+// z (rows rounded up to 6, x w.padded_K(), row-major) = A_blk W^T for the block's rows a[0 .. rows)
+// (pointers to d elements; a[rows .. rounded) must point to zeros, see zero_row). Columns beyond K are
+// zero. The rows are read where they are: the kernel only broadcasts their elements, so they need no
+// alignment and no packing, and a minibatch's gathered rows cost nothing extra.
 template <class T>
-void dot_block(const BlockRows<T>& a, const PanelRows<T>& w, T* z) {
+void dot_block(const T* const* a, std::int64_t rows, const PanelRows<T>& w, T* z) {
   constexpr std::int64_t kChunk = 2048 / sizeof(T);
   const std::int64_t d = w.d(), Kp = w.padded_K(), W = w.width();
-  std::fill(z, z + kBlockRows * Kp, T(0));
+  const std::int64_t zrows = (rows + 5) / 6 * 6;
+  std::fill(z, z + zrows * Kp, T(0));
   for (std::int64_t c0 = 0; c0 < d; c0 += kChunk) {
     const std::int64_t len = std::min(kChunk, d - c0);
     for (std::int64_t p = 0; p < w.panels(); ++p) {
       const T* panel = w.panel(p) + c0 * W;
-      if (W == Vec<T>::width) {
-        detail_dot::tile<T, 12, 1>(a.row(0) + c0, a.stride(), panel, len, z + p * W, Kp);
-      } else {
-        detail_dot::tile<T, 6, 2>(a.row(0) + c0, a.stride(), panel, len, z + p * W, Kp);
-        detail_dot::tile<T, 6, 2>(a.row(6) + c0, a.stride(), panel, len, z + 6 * Kp + p * W, Kp);
+      for (std::int64_t r0 = 0; r0 < rows; r0 += 6) {
+        if (W == Vec<T>::width) detail_dot::tile<T, 1>(a + r0, c0, panel, len, z + r0 * Kp + p * W, Kp);
+        else detail_dot::tile<T, 2>(a + r0, c0, panel, len, z + r0 * Kp + p * W, Kp);
       }
     }
   }
+}
+
+// A row of d zeros that outlives the calls (for the padded rows of a block).
+template <class T>
+const T* zero_row(std::int64_t d) {
+  thread_local std::vector<T> zeros;
+  if (static_cast<std::int64_t>(zeros.size()) < d) zeros.assign(static_cast<std::size_t>(d), T(0));
+  return zeros.data();
 }
 
 }  // namespace homotopt::cpu

@@ -33,8 +33,12 @@ inline int team_size() {
 }
 
 // Threads worth starting for `work` units (about one flop or byte each) split in at most `pieces`:
-// below ~64k units a parallel region costs more than it saves.
+// below ~64k units a parallel region costs more than it saves. 1 inside a parallel region (the
+// runners parallelize over trials; nested regions would only add overhead).
 inline int threads_for(std::int64_t work, std::int64_t pieces) {
+#if defined(HOMOTOPT_WITH_OPENMP)
+  if (omp_in_parallel()) return 1;
+#endif
   constexpr std::int64_t kMinWorkPerThread = 1 << 16;
   const std::int64_t by_work = std::max<std::int64_t>(1, work / kMinWorkPerThread);
   return static_cast<int>(std::max<std::int64_t>(

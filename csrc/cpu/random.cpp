@@ -42,9 +42,7 @@ void random_fill(const ArrayView& out, Distribution distribution, const RandomKe
 
 void random_indices(const ArrayView& out, std::uint64_t n, const RandomKey& key, std::uint64_t offset) {
   std::int64_t* o = out.ptr<std::int64_t>();
-  const std::int64_t count = out.numel();
-  for (std::int64_t i = 0; i < count; ++i)
-    o[i] = index_at(key, offset + static_cast<std::uint64_t>(i), n);
+  generate_index_span(0, out.numel(), key, offset, n, [o](std::int64_t i, std::int64_t v) { o[i] = v; });
 }
 
 }  // namespace homotopt::cpu

@@ -4,6 +4,7 @@
 // number.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 
 #include "cpu/philox_batch.hpp"
@@ -32,11 +33,18 @@ template <Distribution D>
 HOMOTOPT_INLINE void batch_numbers(const RandomKey& key, std::uint64_t b0, double* x) {
   std::uint32_t w[4][kBatchBlocks];
   philox_batch(key, b0, w);
+  if constexpr (D == Distribution::normal) {
+    float n[4][kBatchBlocks];  // structure of arrays: the transform runs on 8 lanes at once
+    for (int l = 0; l < kBatchBlocks; ++l) {
+      normal_pair(w[0][l], w[1][l], n[0][l], n[1][l]);
+      normal_pair(w[2][l], w[3][l], n[2][l], n[3][l]);
+    }
+    for (int l = 0; l < kBatchBlocks; ++l)
+      for (int j = 0; j < 4; ++j) x[4 * l + j] = n[j][l];
+    return;
+  }
   for (int l = 0; l < kBatchBlocks; ++l) {
-    if constexpr (D == Distribution::normal) {
-      normal_pair(w[0][l], w[1][l], x[4 * l], x[4 * l + 1]);
-      normal_pair(w[2][l], w[3][l], x[4 * l + 2], x[4 * l + 3]);
-    } else if constexpr (D == Distribution::uniform) {
+    if constexpr (D == Distribution::uniform) {
       x[2 * l] = uniform_from(w[0][l], w[1][l]);
       x[2 * l + 1] = uniform_from(w[2][l], w[3][l]);
     } else {
@@ -59,6 +67,33 @@ HOMOTOPT_INLINE void generate_span(std::int64_t i0, std::int64_t i1, const Rando
     for (std::uint64_t q = 0; q < kBatch; ++q) emit(i + static_cast<std::int64_t>(q), x[q]);
   }
   for (; i < i1; ++i) emit(i, number_at<D>(key, offset + i));
+}
+
+// Integers in [0, n) (four per block) offset + i, i in [i0, i1), handed to emit(i, value) in order.
+template <class Emit>
+HOMOTOPT_INLINE void generate_index_span(std::int64_t i0, std::int64_t i1, const RandomKey& key,
+                                         std::uint64_t offset, std::uint64_t n, Emit&& emit) {
+  constexpr std::uint64_t kBatch = 4 * kBatchBlocks;
+  // One block for the run of indices that share it (edges and short spans).
+  auto by_blocks = [&](std::int64_t a, std::int64_t b) {
+    while (a < b) {
+      const std::uint64_t idx = offset + static_cast<std::uint64_t>(a);
+      const PhiloxBlock blk = random_block(key, idx >> 2);
+      for (std::uint64_t lane = idx & 3u; lane < 4 && a < b; ++lane, ++a) emit(a, index_from(blk.w[lane], n));
+    }
+  };
+  std::int64_t i = i0;
+  const std::int64_t head = std::min<std::int64_t>(
+      i1, i0 + static_cast<std::int64_t>((kBatch - (offset + static_cast<std::uint64_t>(i0)) % kBatch) % kBatch));
+  by_blocks(i, head);
+  i = head;
+  std::uint32_t w[4][kBatchBlocks];
+  for (; i + static_cast<std::int64_t>(kBatch) <= i1; i += kBatch) {
+    philox_batch(key, (offset + static_cast<std::uint64_t>(i)) / 4, w);
+    for (int l = 0; l < kBatchBlocks; ++l)
+      for (int j = 0; j < 4; ++j) emit(i + 4 * l + j, index_from(w[j][l], n));
+  }
+  by_blocks(i, i1);
 }
 
 }  // namespace homotopt::cpu

@@ -4,6 +4,8 @@
 
 #include "arrays.hpp"
 #include "homotopt/problems/phase_retrieval.hpp"
+#include "homotopt/problems/toy1d.hpp"
+#include "homotopt/problems/two_layer_relu.hpp"
 
 namespace homotopt::bindings {
 
@@ -48,6 +50,41 @@ void bind_problems(py::module_& m) {
         return out;
       },
       py::arg("A"), py::arg("y"), py::arg("mu"));
+
+  m.def(
+      "phase_retrieval_metric",
+      [](const py::array& x_true, const py::array& mu) {
+        const ArrayView x = view_of(x_true, "x_true"), m = view_of(mu, "mu");
+        const std::int64_t R = m.ndim == 2 ? m.shape[0] : 1;
+        py::array out = new_array(DType::float64, {R});
+        phase_retrieval_metric(x, m, view_of(out, "out"));
+        return out;
+      },
+      py::arg("x_true"), py::arg("mu"));
+
+  m.def(
+      "two_layer_relu_fitness",
+      [](const py::array& W, const py::array& X, const py::array& y, std::int64_t k) {
+        const ArrayView w = view_of(W, "mu");
+        py::array out = new_array(DType::float64, {w.ndim == 2 ? w.shape[0] : 1});
+        const ArrayView xv = view_of(X, "X"), yv = view_of(y, "y"), o = view_of(out, "out");
+        {
+          py::gil_scoped_release release;
+          two_layer_relu_fitness(w, xv, yv, k, o);
+        }
+        return out;
+      },
+      py::arg("W"), py::arg("X"), py::arg("y"), py::arg("k"));
+
+  m.def(
+      "toy1d_fitness",
+      [](const py::array& w, const py::object& eps) {
+        const ArrayView wv = view_of(w, "mu");
+        py::array out = new_array(DType::float64, {wv.numel()});
+        toy1d_fitness(wv, optional_view_of(eps, "eps"), view_of(out, "out"));
+        return out;
+      },
+      py::arg("w"), py::arg("eps"));
 }
 
 }  // namespace homotopt::bindings

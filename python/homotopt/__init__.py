@@ -7,16 +7,22 @@ C++17 with an optional CUDA backend, behind a thin NumPy API. ``import homotopt`
 from __future__ import annotations
 
 from . import _core
-from . import problems, random, reference
+from . import baselines, problems, random, reference
 from ._result import PowerGradient
+from ._run import RunHistory, RunResult
+from .asktell import ProgPowerHP
 from .power import PowerState, power_gradient, power_weights
+from .runner import prog_powerhp
+from .schedules import LearningRate, PowerSchedule, SigmaSchedule
 
 __version__: str = _core.build_info()["version"]
 
 __all__ = [
     "__version__", "build_info", "get_num_threads", "set_num_threads",
     "PowerGradient", "PowerState", "power_gradient", "power_weights",
-    "problems", "random", "reference",
+    "PowerSchedule", "SigmaSchedule", "LearningRate",
+    "prog_powerhp", "ProgPowerHP", "RunResult", "RunHistory",
+    "baselines", "problems", "random", "reference",
 ]
 
 

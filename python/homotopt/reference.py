@@ -56,15 +56,17 @@ def _pairs(seed, stream, trial, step, offset, n):
 
 
 def normal(shape, seed: int, step: int = 0, *, trial: int = 0, stream: int = 8, offset: int = 0) -> np.ndarray:
-    """Textbook Box-Muller on the same bits: four normals per block, from word pairs (w0, w1) and
-    (w2, w3): r = sqrt(-2 log((wu + 1) / 2^32)), theta = 2 pi wa / 2^32, (r cos theta, r sin theta)."""
+    """Textbook Box-Muller on the same bits, in float64: four normals per block, from word pairs
+    (w0, w1) and (w2, w3): u = (floor(wu / 2^9) + 1/2) / 2^23, r = sqrt(-2 log u),
+    theta = 2 pi wa / 2^32, (r cos theta, r sin theta). (The native transform computes the same in
+    float32.)"""
     n = int(np.prod(shape))
     idx = np.arange(offset, offset + n, dtype=np.uint64)
     blk = random_blocks(seed, stream, trial, step, idx >> np.uint64(2)).astype(np.float64)
     pair = ((idx >> np.uint64(1)) & np.uint64(1)).astype(np.int64)
     rows = np.arange(n)
     wu, wa = blk[rows, 2 * pair], blk[rows, 2 * pair + 1]
-    r = np.sqrt(-2.0 * np.log((wu + 1.0) / 2.0**32))
+    r = np.sqrt(-2.0 * np.log((np.floor(wu / 2.0**9) + 0.5) / 2.0**23))
     theta = 2.0 * np.pi * (wa / 2.0**32)
     return np.where(idx & np.uint64(1), r * np.sin(theta), r * np.cos(theta)).reshape(shape)
 

@@ -6,6 +6,7 @@
 // Metric M(mu) = min(||mu - x*||, ||mu + x*||) / ||x*||.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 
 #include "homotopt/array.hpp"
@@ -25,6 +26,19 @@ template <class T>
 HOMOTOPT_HD HOMOTOPT_INLINE PairValue<T> phase_retrieval_pair(T z, T y) {
   const T r = z * z - y;
   return {-(r * r), T(-4) * r * z};
+}
+
+// M(mu) = min(||mu - x||, ||mu + x||) / ||x|| (x = x*, in float64).
+template <class T>
+HOMOTOPT_HD inline double phase_retrieval_metric(const T* mu, const double* x, std::int64_t d) {
+  double minus = 0.0, plus = 0.0, norm = 0.0;
+  for (std::int64_t i = 0; i < d; ++i) {
+    const double m = static_cast<double>(mu[i]);
+    minus += (m - x[i]) * (m - x[i]);
+    plus += (m + x[i]) * (m + x[i]);
+    norm += x[i] * x[i];
+  }
+  return ::sqrt(minus < plus ? minus : plus) / ::sqrt(norm);
 }
 
 // How the K Gaussian samples of one estimator call are drawn: w_k = mu + sigma eps_k, with eps_k
@@ -53,5 +67,8 @@ HOMOTOPT_API void phase_retrieval_power_update(PowerState& state, const ArrayVie
 // Mean fitness over all rows, for mu of shape (d,) or (R, d); out: float64 (R,) (R = 1 for (d,)).
 HOMOTOPT_API void phase_retrieval_fitness(const ArrayView& A, const ArrayView& y, const ArrayView& mu,
                                           const ArrayView& out);
+
+// The metric for mu of shape (d,) or (R, d) (float32 or float64) against x_true (d,) float64; out (R,).
+HOMOTOPT_API void phase_retrieval_metric(const ArrayView& x_true, const ArrayView& mu, const ArrayView& out);
 
 }  // namespace homotopt
