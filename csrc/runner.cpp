@@ -101,7 +101,8 @@ Runner::Runner(const ProblemViews& problem, const RunConfig& config, const Array
   const std::int64_t R = mu0.shape[0];
   const std::int64_t d = check_problem(problem, mu0.dtype, R);
   HOMOTOPT_CHECK(mu0.shape[1] == d, "mu0: expected d = ", d, " (the problem's dimension), got ", mu0.shape[1]);
-  HOMOTOPT_CHECK(R <= (std::int64_t{1} << 32) && config.steps <= (std::int64_t{1} << 32),
+  HOMOTOPT_CHECK(config.first_trial >= 0 && config.first_trial + R <= (std::int64_t{1} << 32) &&
+                     config.steps <= (std::int64_t{1} << 32),
                  "trials and steps: expected at most 2^32 (the Philox counter words)");
   visit_float(mu0.dtype, [&](auto t) {
     const auto* m = mu0.ptr<const decltype(t)>();

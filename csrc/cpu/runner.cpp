@@ -123,7 +123,7 @@ class CpuRunner final : public RunnerImpl {
     const RandomStream batch_stream =
         std::is_same<Model, ReluModel<T>>::value || std::is_same<Model, Toy1DModel>::value ? RandomStream::inputs
                                                                                            : RandomStream::minibatch;
-    model.draw_batch(ws, key_of(c.seed, batch_stream, r, t), c.batch_size, c.method == Method::gd);
+    model.draw_batch(ws, key_of(c.seed, batch_stream, c.first_trial + r, t), c.batch_size, c.method == Method::gd);
     if (c.method == Method::slgh) {
       slgh_update(model, ws, r, t, x, alpha, scratch);
       return;
@@ -138,7 +138,7 @@ class CpuRunner final : public RunnerImpl {
       spec.sigma = 0.0;
       spec.power = 0.0;
     }
-    spec.key = key_of(c.seed, RandomStream::samples, r, t);
+    spec.key = key_of(c.seed, RandomStream::samples, c.first_trial + r, t);
     PowerState::Parts parts;
     model.power_estimate(ws, x, spec, parts, u.data());
     double norm2 = 0.0;
@@ -175,7 +175,7 @@ class CpuRunner final : public RunnerImpl {
     const double s = std::max(c.sigma.start * std::pow(c.slgh_gamma, static_cast<double>(t)), c.slgh_sigma_min);
     sc.dirs.resize(static_cast<std::size_t>(K * dim));
     double* dirs = sc.dirs.data();
-    generate_span<Distribution::normal>(0, K * dim, key_of(c.seed, RandomStream::directions, r, t), 0,
+    generate_span<Distribution::normal>(0, K * dim, key_of(c.seed, RandomStream::directions, c.first_trial + r, t), 0,
                                         [dirs](std::int64_t i, double v) { dirs[i] = v; });
     sc.points.resize(static_cast<std::size_t>((K + 1) * dim));
     std::copy(x, x + dim, sc.points.data());

@@ -56,6 +56,7 @@ RunConfig run_config(const py::dict& c) {
   r.slgh_gamma = get<double>(c, "slgh_gamma", 0.95);
   r.slgh_sigma_min = get<double>(c, "slgh_sigma_min", 0.01);
   r.track_metric = get<bool>(c, "track_metric", true);
+  r.first_trial = get<std::int64_t>(c, "first_trial", 0);
   return r;
 }
 

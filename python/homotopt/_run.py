@@ -104,14 +104,14 @@ def starting_points(problem: Any, mu0: Any, trials: int | None) -> np.ndarray:
 
 
 def run(method: str, problem: Any, mu0: Any, *, steps: int, trials: int | None, seed: int, eval_every: int,
-        progress: bool, callback: Callable[[dict], None] | None, config: dict) -> RunResult:
+        progress: bool, callback: Callable[[dict], None] | None, config: dict, first_trial: int = 0) -> RunResult:
     """Runs the native loop in chunks. `config` holds the method's settings in the binding's names."""
     if not hasattr(problem, "_runner_problem"):
         raise TypeError(f"problem: expected a homotopt problem (PhaseRetrieval, TwoLayerReLU, Toy1D), "
                         f"got {type(problem).__name__}")
     steps = integer(steps, "steps", 1, 2**32)
     cfg = dict(config, method=METHODS[method], steps=steps, seed=check_seed(seed),
-               eval_every=integer(eval_every, "eval_every", 1))
+               eval_every=integer(eval_every, "eval_every", 1), first_trial=integer(first_trial, "first_trial", 0))
     x0 = starting_points(problem, mu0, trials)
     runner = _core.Runner(problem._runner_problem(), cfg, x0)
     bar = _progress_bar(progress, steps, method, x0.shape[0])

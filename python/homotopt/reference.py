@@ -12,7 +12,8 @@ __all__ = [
     "philox4x32_10", "random_blocks", "normal", "uniform", "exponential", "integers",
     "power_gradient", "power_weights", "naive_power_gradient",
     "phase_retrieval_pairs", "phase_retrieval_samples", "phase_retrieval_power_gradient",
-    "phase_retrieval_fitness", "phase_retrieval_metric",
+    "phase_retrieval_fitness", "phase_retrieval_metric", "two_layer_relu_pairs", "toy1d_pairs",
+    "step_multiplier", "run_trial",
 ]
 
 _M0, _M1 = np.uint64(0xD2511F53), np.uint64(0xCD9E8D57)
@@ -199,3 +200,107 @@ def phase_retrieval_metric(x_true, mu) -> np.ndarray:
     x = np.asarray(x_true, dtype=np.float64)
     mu = np.atleast_2d(np.asarray(mu, dtype=np.float64))
     return np.minimum(np.linalg.norm(mu - x, axis=1), np.linalg.norm(mu + x, axis=1)) / np.linalg.norm(x)
+
+
+# ---- two-layer ReLU, 1-D example --------------------------------------------------------------------
+def two_layer_relu_pairs(W, X, y, k):
+    """Per-pair values (K, J) and gradients (K, J, k n) of f = -(sum_i relu(w_i . x) - y)^2."""
+    W = np.asarray(W, dtype=np.float64)
+    X = np.asarray(X, dtype=np.float64)
+    K, n = W.shape[0], X.shape[1]
+    H = np.einsum("kin,jn->kji", W.reshape(K, k, n), X)            # (K, J, k)
+    e = np.maximum(H, 0.0).sum(axis=2) - np.asarray(y, dtype=np.float64)[None, :]
+    dfdh = -2.0 * e[:, :, None] * (H > 0)                           # (K, J, k)
+    grads = np.einsum("kji,jn->kjin", dfdh, X).reshape(K, X.shape[0], k * n)
+    return -(e * e), grads
+
+
+def toy1d_pairs(w, eps):
+    """Per-pair values (K, J) and gradients (K, J, 1) of the 1-D example."""
+    w = np.asarray(w, dtype=np.float64).reshape(-1, 1)
+    x = w + np.asarray(eps, dtype=np.float64)[None, :]
+    a, b = x + 0.5, x - 0.5
+    values = -np.log(a * a + 1e-5) - np.log(b * b + 1e-2)
+    grads = -2.0 * a / (a * a + 1e-5) - 2.0 * b / (b * b + 1e-2)
+    return values, grads[:, :, None]
+
+
+# ---- the runners ------------------------------------------------------------------------------------
+def step_multiplier(rule: str, alpha: float, power: float, log_scale: float, norm: float) -> float:
+    """The step mu += c d of each rule (d the direction)."""
+    if rule == "raw":
+        return alpha * float(np.exp(log_scale))
+    if rule == "unit":
+        return alpha / norm if norm > 0 else 0.0
+    return alpha * power
+
+
+def run_trial(method: str, problem, mu0, *, steps: int, num_samples: int = 8, batch_size: int = 16, power=None,
+              sigma=None, lr=None, step_rule: str = "log", seed: int = 0, trial: int = 0,
+              beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8, slgh_gamma: float = 0.95,
+              slgh_sigma_min: float = 0.01) -> np.ndarray:
+    """One trial of a run, the textbook way, in float64 with the iterate rounded to the problem's dtype
+    after each step (as the native runner keeps it): the (T + 1, d) iterates mu_0 .. mu_T.
+
+    Philox noise, minibatches and inputs are rebuilt with homotopt.random at the runner's addresses
+    (trial index `trial`), so the comparison with the native runner is step for step.
+    power, sigma, lr: schedule objects (homotopt.PowerSchedule, SigmaSchedule, LearningRate).
+    """
+    from . import random as hr  # the same Philox streams as the native runner
+
+    dtype = problem.dtype
+    N, S, L = power.values(steps), sigma.values(steps), lr.values(steps)
+    K, J, d = num_samples, batch_size, problem.dim
+    mu = np.asarray(mu0, dtype=dtype).copy()
+    out = [mu.astype(np.float64)]
+    m1 = np.zeros(d)
+    m2 = np.zeros(d)
+
+    def batch(t):
+        name = type(problem).__name__
+        if name == "PhaseRetrieval":
+            if method == "gd":
+                return np.arange(problem.n)
+            return hr.integers(problem.n, J, seed, t, trial=trial, stream=hr.Stream.MINIBATCH)
+        if name == "TwoLayerReLU":
+            X = hr.normal((J, problem.n), seed, t, trial=trial, stream=hr.Stream.INPUTS).astype(dtype)
+            teacher = problem.teacher if problem.trials is None else problem.teacher[trial]
+            y = np.maximum(X.astype(np.float64) @ teacher.T.astype(np.float64), 0.0).sum(axis=1).astype(dtype)
+            return X, y
+        return problem.noise * hr.normal(J, seed, t, trial=trial, stream=hr.Stream.INPUTS)
+
+    def pairs(points, b):
+        name = type(problem).__name__
+        if name == "PhaseRetrieval":
+            A = problem.A if problem.trials is None else problem.A[trial]
+            y = problem.y if problem.trials is None else problem.y[trial]
+            return phase_retrieval_pairs(A, y, points, b)
+        if name == "TwoLayerReLU":
+            return two_layer_relu_pairs(points, b[0], b[1], problem.k)
+        return toy1d_pairs(points[:, 0], b)
+
+    for t in range(steps):
+        b = batch(t)
+        x = mu.astype(np.float64)
+        if method == "slgh":
+            s = max(sigma.start * slgh_gamma**t, slgh_sigma_min)
+            U = hr.normal((K, d), seed, t, trial=trial, stream=hr.Stream.DIRECTIONS)
+            P = np.vstack([x[None, :], x[None, :] + s * U]).astype(dtype)
+            f = pairs(P, b)[0].mean(axis=1)
+            step = L[t] * ((f[1:] - f[0])[:, None] * U).sum(axis=0) / (K * s)
+        elif method == "powerhp":
+            W = (x[None, :] + S[t] * hr.normal((K, d), seed, t, trial=trial, stream=hr.Stream.SAMPLES)).astype(dtype)
+            est = power_gradient(*pairs(W, b), N[t])
+            step = step_multiplier(step_rule, L[t], N[t], est["log_scale"], float(np.linalg.norm(est["direction"]))) \
+                * est["direction"]
+        else:
+            g = power_gradient(*pairs(x[None, :].astype(dtype), b), 0.0)["direction"]  # the mean gradient
+            if method == "adam":
+                m1 = beta1 * m1 + (1 - beta1) * g
+                m2 = beta2 * m2 + (1 - beta2) * g * g
+                step = L[t] * (m1 / (1 - beta1 ** (t + 1))) / (np.sqrt(m2 / (1 - beta2 ** (t + 1))) + eps)
+            else:
+                step = L[t] * g
+        mu = (x + step).astype(dtype)
+        out.append(mu.astype(np.float64))
+    return np.array(out)

@@ -14,7 +14,8 @@ __all__ = ["prog_powerhp"]
 def prog_powerhp(problem: Any, mu0: Any, *, steps: int, num_samples: int, batch_size: int,
                  power: PowerSchedule | float, sigma: SigmaSchedule | float, lr: LearningRate | float,
                  step_rule: str = "log", eval_every: int = 100, trials: int | None = None, seed: int = 0,
-                 progress: bool = True, callback: Callable[[dict], None] | None = None) -> RunResult:
+                 progress: bool = True, callback: Callable[[dict], None] | None = None,
+                 first_trial: int = 0) -> RunResult:
     """Runs Prog-PowerHP (papers/prog_powerhp.md, Algorithm 1) for R independent trials.
 
     Each step t: N_t, sigma_t, alpha_t from the schedules; K samples w_k = mu + sigma_t eps_k and J
@@ -35,6 +36,8 @@ def prog_powerhp(problem: Any, mu0: Any, *, steps: int, num_samples: int, batch_
         eval_every: steps between validations.
         progress: a tqdm progress bar. callback: called with {"step", "steps", "elapsed"} after each
             native chunk (raising KeyboardInterrupt there stops the run like Ctrl-C).
+        first_trial: trial r of this call uses Philox trial index first_trial + r; with mu0[r0] and
+            problem[r0], ``first_trial=r0`` replays trial r0 of a batch alone.
 
     Returns:
         RunResult; after Ctrl-C, the results so far with ``interrupted=True``.
@@ -45,4 +48,4 @@ def prog_powerhp(problem: Any, mu0: Any, *, steps: int, num_samples: int, batch_
     config.update(num_samples=integer(num_samples, "num_samples", 1), batch_size=integer(batch_size, "batch_size", 1),
                   step_rule=STEP_RULES[step_rule])
     return run("powerhp", problem, mu0, steps=steps, trials=trials, seed=seed, eval_every=eval_every,
-               progress=progress, callback=callback, config=config)
+               progress=progress, callback=callback, config=config, first_trial=first_trial)

@@ -1,7 +1,7 @@
 // The whole-loop runner: R independent trials of Prog-PowerHP (or of a baseline) on a built-in
 // problem, advanced together in native code (papers/prog_powerhp.md, Algorithm 1).
 //
-// Trial r draws everything from Philox addressed by (seed, stream, r, t): its K samples (stream
+// Trial r draws everything from Philox addressed by (seed, stream, first_trial + r, t): its K samples (stream
 // samples), its minibatch (stream minibatch: J row indices with replacement) or fresh inputs (stream
 // inputs), and SLGH's directions (stream directions). So a trial's trajectory does not depend on the
 // other trials, the thread count, or how the run is cut into advance() calls: any trial can be replayed
@@ -71,6 +71,7 @@ struct RunConfig {
   double adam_beta1 = 0.9, adam_beta2 = 0.999, adam_eps = 1e-8;
   double slgh_gamma = 0.95, slgh_sigma_min = 0.01;
   bool track_metric = true;        // also evaluate the problem's metric at every evaluation
+  std::int64_t first_trial = 0;    // trial r of this run draws from Philox trial index first_trial + r
 };
 
 // Evaluations so far, row e at step steps[e]: value and metric are E x R, row-major.

@@ -1,0 +1,27 @@
+"""The examples run (short versions)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def run(name, *args):
+    return subprocess.run([sys.executable, str(EXAMPLES / name), *args], check=True, capture_output=True,
+                          text=True, timeout=300).stdout
+
+
+def test_asktell_numpy():
+    out = run("asktell_numpy.py", "--steps", "3000")
+    prog = float(out.split("best iterate at distance ")[1].split()[0])
+    sgd = float(out.split("SGD: final distance ")[1].split()[0])
+    assert prog < 0.2 < sgd  # the homotopy finds the global maximum, SGD a local one
+
+
+def test_asktell_torch():
+    pytest.importorskip("torch")
+    out = run("asktell_torch.py", "--steps", "300")
+    assert "best validation mean squared error" in out
