@@ -1,4 +1,5 @@
-"""The command line: ``python -m homotopt demo`` and ``python -m homotopt info``."""
+"""The command line: ``homotopt reproduce EXPERIMENT``, ``homotopt list``, ``homotopt demo``, ``homotopt info``
+(also as ``python -m homotopt ...``)."""
 
 from __future__ import annotations
 
@@ -54,9 +55,88 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer seed, got {text!r}") from None
+    if not 0 <= value < 2**64:
+        raise argparse.ArgumentTypeError(f"expected a seed in [0, 2^64), got {value}")
+    return value
+
+
+def _list(args: argparse.Namespace) -> int:
+    from .experiments import EXPERIMENTS
+
+    width = max(len(name) for name in EXPERIMENTS)
+    for name, module in EXPERIMENTS.items():
+        print(f"{name:<{width}}  {module.SUMMARY}")
+    return 0
+
+
+def _check_device(device: str) -> None:
+    import homotopt
+
+    if device == "cpu":
+        return
+    if not homotopt.build_info()["cuda"]:
+        raise SystemExit(f"homotopt: error: --device {device}: homotopt was built without CUDA")
+    raise SystemExit(f"homotopt: error: --device {device}: the experiments' runners run on the CPU in this "
+                     "version (the CUDA runner is not available yet)")
+
+
+def _reproduce(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    import homotopt
+    from .experiments import EXPERIMENTS, Options, write
+
+    if args.experiment not in EXPERIMENTS:
+        raise SystemExit(f"homotopt: error: unknown experiment {args.experiment!r}; "
+                         f"choose from {', '.join(EXPERIMENTS)} (see `homotopt list`)")
+    _check_device(args.device)
+    if args.threads is not None:
+        homotopt.set_num_threads(args.threads)
+    out = Path(args.out) if args.out else Path("results") / args.experiment
+    opts = Options(trials=args.trials, steps=args.steps, seed=args.seed, threads=args.threads, device=args.device,
+                   out=out, quick=args.quick, progress=not args.no_progress)
+    t0 = time.perf_counter()
+    report = EXPERIMENTS[args.experiment].run(opts)
+    report.settings["wall_time_s"] = time.perf_counter() - t0
+    paths = write(report, out)
+    from .experiments._base import markdown
+
+    print(markdown(report))
+    print(f"{args.experiment}: {time.perf_counter() - t0:.1f} s; wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="homotopt", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
+    rep = sub.add_parser("reproduce", help="run one of the papers' experiments (see `list`)")
+    rep.add_argument("experiment", help="experiment name (see `homotopt list`)")
+    rep.add_argument("--trials", type=_positive_int, help="trials (runs) per setting (default: the paper's)")
+    rep.add_argument("--steps", type=_positive_int, help="steps per run (default: the paper's)")
+    rep.add_argument("--seed", type=_seed, default=0, help="seed of the problems and the runs (default 0)")
+    rep.add_argument("--threads", type=_positive_int, help="CPU threads (default: all)")
+    rep.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    rep.add_argument("--out", help="output folder (default results/EXPERIMENT)")
+    rep.add_argument("--quick", action="store_true", help="a small version that finishes in seconds")
+    rep.add_argument("--no-progress", action="store_true", help="no progress bars")
+    rep.set_defaults(func=_reproduce)
+    lst = sub.add_parser("list", help="the experiments, one line each")
+    lst.set_defaults(func=_list)
     demo = sub.add_parser("demo", help="the power gradient where the naive formula underflows")
     demo.add_argument("--seed", type=int, default=0)
     demo.set_defaults(func=_demo)

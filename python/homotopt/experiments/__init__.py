@@ -1,0 +1,16 @@
+"""The papers' experiments, reproducible in one command each: ``python -m homotopt reproduce NAME``.
+
+Each experiment module has NAME, SUMMARY and run(Options) -> Report; results are written by
+:func:`homotopt.experiments._base.write` (results.json, table.md, PNG plots).
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from . import figure1, k_ablation, phase_retrieval
+from ._base import Options, Report, write
+
+EXPERIMENTS: dict[str, ModuleType] = {m.NAME: m for m in (phase_retrieval, figure1, k_ablation)}
+
+__all__ = ["EXPERIMENTS", "Options", "Report", "write"]
