@@ -24,6 +24,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--k", type=int, default=10)
+    parser.add_argument("--only-powerhp", action="store_true", help="skip the baselines")
     args = parser.parse_args()
     R, k = args.trials, args.k
     problem = TwoLayerReLU(k, k, seed=20_000, trials=R)
@@ -38,21 +39,25 @@ def main() -> None:
               flush=True)
 
     common = dict(steps=STEPS, batch_size=J, eval_every=500, progress=False)
-    for lr in (0.002, 0.005, 0.01, 0.02):
+    baselines = not args.only_powerhp
+    for lr in (0.002, 0.005, 0.01, 0.02) if baselines else ():
         report(f"sgd lr={lr}", homotopt.baselines.sgd(problem, mu0, lr=lr, **common))
-    for lr in (3e-4, 1e-3, 3e-3):
+    for lr in (3e-4, 1e-3, 3e-3) if baselines else ():
         report(f"adam lr={lr}", homotopt.baselines.adam(problem, mu0, lr=lr, **common))
-    for lr in (1e-4, 3e-4, 1e-3):
+    for lr in (1e-4, 3e-4, 1e-3) if baselines else ():
         report(f"slgh lr={lr}", homotopt.baselines.slgh(problem, mu0, lr=lr, num_samples=1, sigma=0.1, gamma=0.999,
                                                        **common))
-    for n0, nmax, s0, base in itertools.product((0.05, 0.5), (1.0, 5.0), (0.02, 0.1), (0.1, 0.3, 1.0)):
+    for n0, nmax, s0, base in itertools.product((0.05, 0.5, 2.0), (1.0, 5.0), (0.02, 0.1, 0.3), (0.3, 1.0, 3.0, 10.0)):
+        if n0 > nmax:
+            continue
         power = homotopt.PowerSchedule(n0, (nmax - n0) / STEPS, nmax)
         sigma = homotopt.SigmaSchedule(s0, (1e-4 / s0) ** (1 / STEPS))
         res = homotopt.prog_powerhp(problem, mu0, num_samples=1, power=power, sigma=sigma,
                                     lr=homotopt.LearningRate(base), **common)
         report(f"powerhp N0={n0} Nmax={nmax} sigma0={s0} lr={base}", res)
     out = Path(__file__).parent / "results" / f"tune_relu_k{k}.json"
-    out.write_text(json.dumps(results, indent=2) + "\n")
+    previous = json.loads(out.read_text()) if out.exists() else {}
+    out.write_text(json.dumps(previous | results, indent=2, sort_keys=True) + "\n")
 
 
 if __name__ == "__main__":

@@ -44,6 +44,7 @@ void random_indices(const ArrayView& out, std::uint64_t n, const RandomKey& key,
 
 #if defined(HOMOTOPT_WITH_CUDA)
 namespace cuda {
+int device_count();
 void random_fill(const ArrayView& out, Distribution distribution, const RandomKey& key,
                  std::uint64_t offset);
 }  // namespace cuda

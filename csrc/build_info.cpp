@@ -1,6 +1,7 @@
 // homotopt::build_info() and the CPU thread count. The strings come from CMake (cmake/build_info.cmake).
 #include "homotopt/build_info.hpp"
 
+#include "backend.hpp"
 #include "cpu/parallel.hpp"
 #include "homotopt/error.hpp"
 
@@ -22,6 +23,14 @@ BuildInfo build_info() {
   info.cuda_architectures = HOMOTOPT_CUDA_ARCHS;
 #endif
   return info;
+}
+
+int cuda_device_count() {
+#if defined(HOMOTOPT_WITH_CUDA)
+  return cuda::device_count();
+#else
+  return 0;
+#endif
 }
 
 int num_threads() { return cpu::max_threads(); }

@@ -33,14 +33,7 @@ def threads():
 
 
 def has_cuda() -> bool:
-    if not homotopt.build_info()["cuda"]:
-        return False
-    try:
-        import torch  # noqa: F401
-
-        return bool(torch.cuda.is_available())
-    except ImportError:
-        return False
+    return homotopt._core.cuda_device_count() > 0
 
 
 def pytest_collection_modifyitems(config, items):

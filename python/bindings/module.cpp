@@ -47,6 +47,7 @@ PYBIND11_MODULE(_core, m) {
     return d;
   });
   m.def("num_threads", &homotopt::num_threads);
+  m.def("cuda_device_count", &homotopt::cuda_device_count);
   m.def("set_num_threads", &homotopt::set_num_threads, py::arg("n"));
 
   homotopt::bindings::bind_power(m);

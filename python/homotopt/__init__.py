@@ -14,6 +14,7 @@ from .asktell import ProgPowerHP
 from .power import PowerState, power_gradient, power_weights
 from .runner import prog_powerhp
 from .schedules import LearningRate, PowerSchedule, SigmaSchedule
+from .sweep import SweepResult, sweep
 
 __version__: str = _core.build_info()["version"]
 
@@ -21,7 +22,7 @@ __all__ = [
     "__version__", "build_info", "get_num_threads", "set_num_threads",
     "PowerGradient", "PowerState", "power_gradient", "power_weights",
     "PowerSchedule", "SigmaSchedule", "LearningRate",
-    "prog_powerhp", "ProgPowerHP", "RunResult", "RunHistory",
+    "prog_powerhp", "ProgPowerHP", "RunResult", "RunHistory", "sweep", "SweepResult",
     "baselines", "problems", "random", "reference",
 ]
 

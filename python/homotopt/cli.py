@@ -89,8 +89,12 @@ def _check_device(device: str) -> None:
 
     if device == "cpu":
         return
+    if device != "cuda" and not device.startswith("cuda:"):
+        raise SystemExit(f"homotopt: error: --device {device}: expected cpu or cuda")
     if not homotopt.build_info()["cuda"]:
         raise SystemExit(f"homotopt: error: --device {device}: homotopt was built without CUDA")
+    if homotopt._core.cuda_device_count() == 0:
+        raise SystemExit(f"homotopt: error: --device {device}: no CUDA device is available on this machine")
     raise SystemExit(f"homotopt: error: --device {device}: the experiments' runners run on the CPU in this "
                      "version (the CUDA runner is not available yet)")
 

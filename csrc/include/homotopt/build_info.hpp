@@ -21,6 +21,9 @@ struct BuildInfo {
 
 HOMOTOPT_API BuildInfo build_info();
 
+// CUDA devices this process can use: 0 without a CUDA build, a driver or a GPU.
+HOMOTOPT_API int cuda_device_count();
+
 // Threads used by the CPU backend (OpenMP); 1 without OpenMP. set_num_threads(n) with n >= 1.
 HOMOTOPT_API int num_threads();
 HOMOTOPT_API void set_num_threads(int n);

@@ -66,12 +66,26 @@ def _run_method(method: str, problem, mu0, p: dict, steps: int, seed: int, progr
     return getattr(homotopt.baselines, method)(problem, mu0, **common, **kw)
 
 
+def task(*, d: int, n: int, method: str, seed: int = 0, trials: int = 100, steps: int | None = None) -> dict[str, Any]:
+    """One native run (a sweep's task): `trials` trials of `method` at (d, n); d in PROTOCOL."""
+    if d not in PROTOCOL:
+        raise ValueError(f"d: expected one of {sorted(PROTOCOL)} (the protocol's settings), got {d}")
+    if method not in METHODS:
+        raise ValueError(f"method: expected one of {METHODS}, got {method!r}")
+    p = PROTOCOL[d]
+    problem = PhaseRetrieval.random(d, n, seed=seed, trials=trials)
+    t0 = time.perf_counter()
+    res = _run_method(method, problem, problem.random_start(trials, seed=seed + 1), p, steps or p["steps"], seed, False)
+    return {"success M<=1e-3": res.success_rate(1e-3), "success M<=1e-2": res.success_rate(1e-2),
+            "median M": float(np.median(res.best_metric)), "wall s": time.perf_counter() - t0}
+
+
 def run(opts: Options) -> Report:
     dims = {20: dict(PROTOCOL[20], ns=(60,))} if opts.quick else dict(PROTOCOL)
     trials = opts.trials or (8 if opts.quick else 100)
     rows, data, curves = [], {}, {}
     for d, p in dims.items():
-        steps = opts.steps or (2000 if opts.quick else p["steps"])
+        steps = opts.steps or (6000 if opts.quick else p["steps"])
         for n in p["ns"]:
             problem = PhaseRetrieval.random(d, n, seed=opts.seed, trials=trials)
             mu0 = problem.random_start(trials, seed=opts.seed + 1)
