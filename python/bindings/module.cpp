@@ -12,6 +12,7 @@ namespace homotopt::bindings {
 void bind_power(py::module_& m);
 void bind_random(py::module_& m);
 void bind_problems(py::module_& m);
+void bind_o2nc(py::module_& m);
 }  // namespace homotopt::bindings
 
 PYBIND11_MODULE(_core, m) {
@@ -51,4 +52,5 @@ PYBIND11_MODULE(_core, m) {
   homotopt::bindings::bind_power(m);
   homotopt::bindings::bind_random(m);
   homotopt::bindings::bind_problems(m);
+  homotopt::bindings::bind_o2nc(m);
 }

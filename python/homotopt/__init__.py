@@ -9,6 +9,7 @@ from __future__ import annotations
 from . import _core
 from . import problems, random, reference
 from ._result import PowerGradient
+from .o2nc import ExpO2NC, O2ncStep, o2nc_scale, o2nc_update
 from .power import PowerState, power_gradient, power_weights
 
 __version__: str = _core.build_info()["version"]
@@ -16,8 +17,19 @@ __version__: str = _core.build_info()["version"]
 __all__ = [
     "__version__", "build_info", "get_num_threads", "set_num_threads",
     "PowerGradient", "PowerState", "power_gradient", "power_weights",
+    "ExpO2NC", "O2ncStep", "o2nc_scale", "o2nc_update",
     "problems", "random", "reference",
 ]
+
+
+def __getattr__(name: str):
+    # homotopt.torch (the PyTorch optimizer) is imported on first use: `import homotopt` never
+    # imports torch.
+    if name == "torch":
+        import importlib
+
+        return importlib.import_module(".torch", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def build_info() -> dict:
