@@ -78,6 +78,7 @@ class ExpO2NC(torch.optim.Optimizer):
         self.step_count = 0
         self.last_s: float | None = None
         self.found_inf = False
+        self._entries: dict[int, list] = {}
         defaults = dict(lr=lr, beta=beta, mu=mu, weight_decay=weight_decay, maximize=maximize)
         super().__init__(params, defaults)
 
@@ -86,51 +87,62 @@ class ExpO2NC(torch.optim.Optimizer):
         check_hyper(merged["lr"], merged["beta"], merged["mu"], merged["weight_decay"])
         super().add_param_group(param_group)
 
+    def _entry(self, k: int, i: int, p: torch.Tensor) -> tuple:
+        """What one parameter contributes to every step, checked once (and again when its memory
+        changes): (p, x pointer, D, D pointer, numel, dtype code, device, row-major)."""
+        name = f"param_groups[{k}]['params'][{i}]"
+        code = _DTYPES.get(p.dtype)
+        if code is None:
+            raise TypeError(f"{name}: expected dtype torch.float32 or torch.float64, got {p.dtype}")
+        if not _flat_layout(p):
+            raise ValueError(f"{name}: expected a dense tensor (contiguous or channels-last), got strides {p.stride()}")
+        state = self.state[p]
+        D = state.get("D")
+        if D is None:
+            D = state["D"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+        if D.shape != p.shape:
+            raise ValueError(f"state of {name}: expected a buffer D of shape {tuple(p.shape)}, got {tuple(D.shape)}")
+        if D.dtype != p.dtype or D.device != p.device or D.stride() != p.stride():
+            D = state["D"] = torch.empty_like(p).copy_(D)  # our own state: put it in p's dtype and layout
+        return (p, p.data_ptr(), D, D.data_ptr(), p.numel(), code, p.device, p.is_contiguous())
+
     def _gather(self) -> tuple[list, list, list, list, list, list, list, torch.device | None]:
-        """The pointer table of every parameter with a grad, group by group."""
+        """The pointer table of every parameter with a grad, group by group. Python work per parameter
+        is what limits small models, so what does not change between steps is kept in self._entries."""
         xs, gs, ds, numels, dtypes, groups, keep = [], [], [], [], [], [], []
         device = None
         for k, group in enumerate(self.param_groups):
+            params = group["params"]
+            entries = self._entries.get(k)
+            if entries is None or len(entries) != len(params):
+                entries = self._entries[k] = [None] * len(params)
             count = 0
-            for i, p in enumerate(group["params"]):
+            for i, p in enumerate(params):
                 g = p.grad
                 if g is None:
                     continue
-                if g.is_sparse:
-                    raise TypeError(f"param_groups[{k}]['params'][{i}].grad: expected a dense gradient, got a "
-                                    "sparse one (ExpO2NC has no sparse update)")
-                code = _DTYPES.get(p.dtype)
-                if code is None:
-                    raise TypeError(f"param_groups[{k}]['params'][{i}]: expected dtype torch.float32 or "
-                                    f"torch.float64, got {p.dtype}")
+                e = entries[i]
+                if e is None or e[0] is not p or e[1] != p.data_ptr():
+                    e = entries[i] = self._entry(k, i, p)
                 if device is None:
-                    device = p.device
-                elif p.device != device:
+                    device = e[6]
+                elif e[6] != device:
                     raise ValueError(f"param_groups[{k}]['params'][{i}]: expected a tensor on {device} (the device "
-                                     f"of the first parameter), got one on {p.device}")
-                state = self.state[p]
-                D = state.get("D")
-                if D is None:
-                    D = state["D"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                if not (p.is_contiguous() and g.is_contiguous() and D.is_contiguous()):
-                    # Dense but not row-major (channels-last): the update is elementwise, so any one
-                    # layout shared by x, g and D works on the flat memory.
-                    if not _flat_layout(p):
-                        raise ValueError(f"param_groups[{k}]['params'][{i}]: expected a dense tensor (contiguous "
-                                         f"or channels-last), got strides {p.stride()}")
+                                     f"of the first parameter), got one on {e[6]}")
+                if not (e[7] and g.is_contiguous()):
+                    if g.is_sparse:
+                        raise TypeError(f"param_groups[{k}]['params'][{i}].grad: expected a dense gradient, got a "
+                                        "sparse one (ExpO2NC has no sparse update)")
                     if g.stride() != p.stride():
-                        g = torch.empty_like(p).copy_(g)  # a read-only input: a copy loses nothing
+                        # The update is elementwise on flat memory: the grad must share p's layout. A
+                        # read-only input, so a copy loses nothing.
+                        g = torch.empty_like(p).copy_(g)
                         keep.append(g)
-                    if D.stride() != p.stride() or D.dtype != p.dtype:
-                        D = state["D"] = torch.empty_like(p).copy_(D)
-                elif D.dtype != p.dtype or D.shape != p.shape:
-                    raise ValueError(f"state of param_groups[{k}]['params'][{i}]: expected a buffer D of shape "
-                                     f"{tuple(p.shape)} and dtype {p.dtype}, got {tuple(D.shape)} and {D.dtype}")
-                xs.append(p.data_ptr())
+                xs.append(e[1])
                 gs.append(g.data_ptr())
-                ds.append(D.data_ptr())
-                numels.append(p.numel())
-                dtypes.append(code)
+                ds.append(e[3])
+                numels.append(e[4])
+                dtypes.append(e[5])
                 count += 1
             groups.append((count, float(group["lr"]), float(group["beta"]), float(group["mu"]),
                            float(group["weight_decay"]), bool(group["maximize"])))
@@ -177,6 +189,7 @@ class ExpO2NC(torch.optim.Optimizer):
         scaling, nan_policy = scaling_code(extra["scaling"]), nan_policy_code(extra["nan_policy"])
         rest = {k: v for k, v in state_dict.items() if k != "o2nc"}
         super().load_state_dict(rest)
+        self._entries.clear()  # the state's buffers are new tensors
         self.seed, self.step_count = seed, step
         self._scaling, self._nan_policy = scaling, nan_policy
         self.scaling, self.nan_policy = extra["scaling"], extra["nan_policy"]
