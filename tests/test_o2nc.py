@@ -383,3 +383,7 @@ def test_optimizer_bad_settings(kw, exc, match):
         homotopt.ExpO2NC([np.zeros(3)], **(dict(lr=0.1, beta=0.9) | kw))
     with pytest.raises(TypeError, match=r"params\[0\]: expected a NumPy array"):
         homotopt.ExpO2NC([[0.0]], lr=0.1, beta=0.9)
+    with pytest.raises(TypeError, match=r"params\[1\]: expected dtype float32 or float64, got int32"):
+        homotopt.ExpO2NC([np.zeros(2), np.zeros(2, np.int32)], lr=0.1, beta=0.9)
+    with pytest.raises(ValueError, match=r"params\[0\]: expected a writable C-contiguous array, got a strided one"):
+        homotopt.ExpO2NC([np.zeros(4)[::2]], lr=0.1, beta=0.9)

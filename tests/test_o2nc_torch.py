@@ -282,3 +282,23 @@ def test_sparse_gradient_and_overlapping_params():
                                          r"params\[0\]"):
         ht.ExpO2NC([p1, p2], lr=0.1, beta=0.9).step()
     assert torch.equal(base, torch.zeros(5))
+
+
+def test_state_reset_and_parameter_data_changes_are_seen(rng):
+    model = mlp(4)
+    opt = ht.ExpO2NC(model.parameters(), lr=0.1, beta=0.9, seed=6)
+    x = torch.tensor(rng.standard_normal((8, 6)), dtype=torch.float32)
+    model(x).sum().backward()
+    opt.step()
+    w = model[0].weight
+    opt.state[w]["D"] = torch.zeros_like(w)  # a reset of one buffer: the next step must use the new one
+    opt.step()
+    assert opt.state[w]["D"].abs().sum() > 0
+    model.double()  # replaces every p.data (new memory, new dtype) after the optimizer was made
+    for p in model.parameters():
+        p.grad = torch.ones_like(p)
+    before = [p.detach().clone() for p in model.parameters()]
+    opt.step()
+    for p, b in zip(model.parameters(), before):
+        assert p.dtype == torch.float64 and opt.state[p]["D"].dtype == torch.float64
+        assert not torch.equal(p, b)

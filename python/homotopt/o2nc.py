@@ -147,9 +147,14 @@ class ExpO2NC:
                  weight_decay: float = 0.0, scaling: str = "exponential", seed: int | None = None,
                  maximize: bool = False, nan_policy: str = "skip", check_finite: bool = True) -> None:
         self.params = list(_array_list(params, "params"))
-        for i, p in enumerate(self.params):
+        for i, p in enumerate(self.params):  # what o2nc_update would refuse at the first step, said now
             if not isinstance(p, np.ndarray):
                 raise TypeError(f"params[{i}]: expected a NumPy array, got {type(p).__name__}")
+            if p.dtype not in (np.float32, np.float64):
+                raise TypeError(f"params[{i}]: expected dtype float32 or float64, got {p.dtype}")
+            if not (p.flags.c_contiguous and p.flags.writeable):
+                raise ValueError(f"params[{i}]: expected a writable C-contiguous array, got "
+                                 f"{'a read-only' if not p.flags.writeable else 'a strided'} one")
         check_hyper(lr, beta, mu, weight_decay)
         scaling_code(scaling)
         nan_policy_code(nan_policy)

@@ -89,7 +89,7 @@ class ExpO2NC(torch.optim.Optimizer):
 
     def _entry(self, k: int, i: int, p: torch.Tensor) -> tuple:
         """What one parameter contributes to every step, checked once (and again when its memory
-        changes): (p, x pointer, D, D pointer, numel, dtype code, device, row-major)."""
+        changes): (p, x pointer, D, D pointer, numel, dtype code, device, row-major, dtype)."""
         name = f"param_groups[{k}]['params'][{i}]"
         code = _DTYPES.get(p.dtype)
         if code is None:
@@ -104,13 +104,15 @@ class ExpO2NC(torch.optim.Optimizer):
             raise ValueError(f"state of {name}: expected a buffer D of shape {tuple(p.shape)}, got {tuple(D.shape)}")
         if D.dtype != p.dtype or D.device != p.device or D.stride() != p.stride():
             D = state["D"] = torch.empty_like(p).copy_(D)  # our own state: put it in p's dtype and layout
-        return (p, p.data_ptr(), D, D.data_ptr(), p.numel(), code, p.device, p.is_contiguous())
+        return (p, p.data_ptr(), D, D.data_ptr(), p.numel(), code, p.device, p.is_contiguous(), p.dtype)
 
     def _gather(self) -> tuple[list, list, list, list, list, list, list, torch.device | None]:
         """The pointer table of every parameter with a grad, group by group. Python work per parameter
-        is what limits small models, so what does not change between steps is kept in self._entries."""
+        is what limits small models, so the checks of what rarely changes are kept in self._entries and
+        redone when the parameter's memory (pointer, size, dtype) or its state's D is not the one seen."""
         xs, gs, ds, numels, dtypes, groups, keep = [], [], [], [], [], [], []
         device = None
+        state = self.state
         for k, group in enumerate(self.param_groups):
             params = group["params"]
             entries = self._entries.get(k)
@@ -122,7 +124,8 @@ class ExpO2NC(torch.optim.Optimizer):
                 if g is None:
                     continue
                 e = entries[i]
-                if e is None or e[0] is not p or e[1] != p.data_ptr():
+                if (e is None or e[0] is not p or e[1] != p.data_ptr() or e[8] is not p.dtype or e[4] != p.numel()
+                        or state[p].get("D") is not e[2]):
                     e = entries[i] = self._entry(k, i, p)
                 if device is None:
                     device = e[6]
@@ -189,7 +192,6 @@ class ExpO2NC(torch.optim.Optimizer):
         scaling, nan_policy = scaling_code(extra["scaling"]), nan_policy_code(extra["nan_policy"])
         rest = {k: v for k, v in state_dict.items() if k != "o2nc"}
         super().load_state_dict(rest)
-        self._entries.clear()  # the state's buffers are new tensors
         self.seed, self.step_count = seed, step
         self._scaling, self._nan_policy = scaling, nan_policy
         self.scaling, self.nan_policy = extra["scaling"], extra["nan_policy"]
