@@ -189,6 +189,22 @@ def test_nonfinite_gradient_skips_every_tensor(rng, bad, dtype):
     np.testing.assert_array_equal(np.isfinite(x[1]), np.arange(x[1].size) != 299999)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_nonfinite_found_anywhere(dtype, threads):
+    """Every position of the finiteness pass: vector body, tail, tensor and thread boundaries."""
+    sizes = [(37,), (1,), (40000,), (5,)]
+    for n_threads in (1, 2):
+        threads(n_threads)
+        for t, size in enumerate(sizes):
+            for pos in sorted({0, 1, 7, 8, 31, 32, 33, size[0] // 2, size[0] - 1} & set(range(size[0]))):
+                for bad in (np.nan, np.inf):
+                    g = [np.zeros(s, dtype) for s in sizes]
+                    g[t][pos] = bad
+                    x = [np.zeros(s, dtype) for s in sizes]
+                    D = [np.zeros(s, dtype) for s in sizes]
+                    assert homotopt.o2nc_update(x, g, D, lr=0.1, beta=0.9, seed=0, step=0).found_inf, (t, pos)
+
+
 def test_huge_finite_gradients_are_not_flagged():
     x, g, D = [np.zeros(3, np.float32)], [np.full(3, np.finfo(np.float32).max)], [np.zeros(3, np.float32)]
     assert not homotopt.o2nc_update(x, g, D, lr=0.5, beta=0.5, seed=0, step=0).found_inf

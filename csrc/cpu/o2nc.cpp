@@ -10,6 +10,7 @@
 
 #include "backend.hpp"
 #include "cpu/parallel.hpp"
+#include "cpu/simd.hpp"
 
 namespace homotopt::cpu {
 namespace {
@@ -64,12 +65,23 @@ void parallel_ranges(std::int64_t total, Body&& body) {
 }
 
 // g * 0 is 0 for finite g and NaN for NaN or inf, so the sum is 0 exactly when every g is finite:
-// branch-free, and the reduction vectorizes (order does not matter, the sum is 0 or NaN).
+// branch-free, and the order does not matter (the sum is 0 or NaN). Four vector accumulators, so the
+// adds' latency does not limit the pass (one accumulator ran at 31 GB/s from L2, four at ~2x).
 template <class T>
 bool span_finite(const T* HOMOTOPT_RESTRICT g, std::int64_t n) {
-  T acc = 0;
-#pragma omp simd reduction(+ : acc)
-  for (std::int64_t i = 0; i < n; ++i) acc += g[i] * T(0);
+  using V = typename Vec<T>::type;
+  constexpr std::int64_t W = Vec<T>::width;
+  const V zero = broadcast(T(0));
+  V a0 = zero, a1 = zero, a2 = zero, a3 = zero;
+  std::int64_t i = 0;
+  for (; i + 4 * W <= n; i += 4 * W) {
+    a0 += load(g + i) * zero;
+    a1 += load(g + i + W) * zero;
+    a2 += load(g + i + 2 * W) * zero;
+    a3 += load(g + i + 3 * W) * zero;
+  }
+  T acc = horizontal_sum((a0 + a1) + (a2 + a3));
+  for (; i < n; ++i) acc += g[i] * T(0);
   return acc == T(0);
 }
 
