@@ -1,7 +1,6 @@
 """homotopt.torch.ExpO2NC: the same bits as the NumPy optimizer, zero-copy, resumable, a drop-in
 torch.optim.Optimizer (param groups, closures, schedulers), and bad input."""
 
-import copy
 import io
 
 import numpy as np
