@@ -3,8 +3,10 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "homotopt/array.hpp"
+#include "homotopt/o2nc.hpp"
 #include "homotopt/power_gradient.hpp"
 #include "homotopt/problems/phase_retrieval.hpp"
 #include "homotopt/random.hpp"
@@ -16,6 +18,16 @@ struct PairShape {
   std::int64_t pairs;  // P
   std::int64_t J;      // 1 when values is (K,)
   std::int64_t d;
+};
+
+// One checked O2NC triple: contiguous x, g, D of n elements and one dtype, hyper-parameters of `group`.
+struct O2ncTensor {
+  void* x;
+  const void* g;
+  void* D;
+  std::int64_t n;
+  DType dtype;
+  std::int32_t group;
 };
 
 // dispatch.cpp: the edge checks shared by the public entry points, and the backend choice.
@@ -40,6 +52,15 @@ void phase_retrieval_fitness(const ArrayView& A, const ArrayView& y, const Array
 void random_fill(const ArrayView& out, Distribution distribution, const RandomKey& key,
                  std::uint64_t offset);
 void random_indices(const ArrayView& out, std::uint64_t n, const RandomKey& key, std::uint64_t offset);
+// O2NC over the concatenated elements of `tensors` (`total` of them). o2nc_first_nonfinite: the
+// (tensor, element) of the first NaN or inf gradient, or (-1, -1) when all are finite.
+struct O2ncPosition {
+  std::int64_t tensor = -1, element = -1;
+  double value = 0.0;
+};
+O2ncPosition o2nc_first_nonfinite(const std::vector<O2ncTensor>& tensors, std::int64_t total);
+void o2nc_update(const std::vector<O2ncTensor>& tensors, std::int64_t total,
+                 const std::vector<O2ncGroup>& groups, double scale);
 }  // namespace cpu
 
 #if defined(HOMOTOPT_WITH_CUDA)

@@ -13,6 +13,7 @@ void bind_power(py::module_& m);
 void bind_random(py::module_& m);
 void bind_problems(py::module_& m);
 void bind_runner(py::module_& m);
+void bind_o2nc(py::module_& m);
 }  // namespace homotopt::bindings
 
 PYBIND11_MODULE(_core, m) {
@@ -54,4 +55,5 @@ PYBIND11_MODULE(_core, m) {
   homotopt::bindings::bind_random(m);
   homotopt::bindings::bind_problems(m);
   homotopt::bindings::bind_runner(m);
+  homotopt::bindings::bind_o2nc(m);
 }

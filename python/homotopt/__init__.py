@@ -11,6 +11,7 @@ from . import baselines, problems, random, reference
 from ._result import PowerGradient
 from ._run import RunHistory, RunResult
 from .asktell import ProgPowerHP
+from .o2nc import ExpO2NC, O2ncStep, o2nc_scale, o2nc_update
 from .power import PowerState, power_gradient, power_weights
 from .runner import prog_powerhp
 from .schedules import LearningRate, PowerSchedule, SigmaSchedule
@@ -23,8 +24,19 @@ __all__ = [
     "PowerGradient", "PowerState", "power_gradient", "power_weights",
     "PowerSchedule", "SigmaSchedule", "LearningRate",
     "prog_powerhp", "ProgPowerHP", "RunResult", "RunHistory", "sweep", "SweepResult",
+    "ExpO2NC", "O2ncStep", "o2nc_scale", "o2nc_update",
     "baselines", "problems", "random", "reference",
 ]
+
+
+def __getattr__(name: str):
+    # homotopt.torch (the PyTorch optimizer) is imported on first use: `import homotopt` never
+    # imports torch.
+    if name == "torch":
+        import importlib
+
+        return importlib.import_module(".torch", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def build_info() -> dict:

@@ -13,7 +13,7 @@ __all__ = [
     "power_gradient", "power_weights", "naive_power_gradient",
     "phase_retrieval_pairs", "phase_retrieval_samples", "phase_retrieval_power_gradient",
     "phase_retrieval_fitness", "phase_retrieval_metric", "two_layer_relu_pairs", "toy1d_pairs",
-    "step_multiplier", "run_trial",
+    "step_multiplier", "run_trial", "o2nc_scale", "o2nc_update", "o2nc_sgdm_update",
 ]
 
 _M0, _M1 = np.uint64(0xD2511F53), np.uint64(0xCD9E8D57)
@@ -304,3 +304,45 @@ def run_trial(method: str, problem, mu0, *, steps: int, num_samples: int = 8, ba
         mu = (x + step).astype(dtype)
         out.append(mu.astype(np.float64))
     return np.array(out)
+
+# ---- Exponentiated O2NC ----------------------------------------------------------------------------------
+def o2nc_scale(seed: int, step: int, scaling: str = "exponential") -> float:
+    """s of step `step`: number 0 of the exponential (or uniform, s = 2u) stream 3 (SCALE) at (seed, step)."""
+    if scaling == "none":
+        return 1.0
+    if scaling == "exponential":
+        return float(exponential(1, seed, step, stream=3)[0])
+    return 2.0 * float(uniform(1, seed, step, stream=3)[0])
+
+
+def o2nc_update(params, grads, buffers, *, lr: float, beta: float, mu: float = 0.0, weight_decay: float = 0.0,
+                s: float, maximize: bool = False):
+    """One step of papers/o2nc.md in float64, as written there; returns (new params, new buffers).
+
+    D <- (beta / (1 + lr mu)) (D - lr g - lr weight_decay x), then x <- x + s D; maximize uses -g.
+    """
+    discount = beta / (1.0 + lr * mu)
+    new_params, new_buffers = [], []
+    for x, g, D in zip(params, grads, buffers):
+        x, g, D = (np.asarray(a, dtype=np.float64) for a in (x, g, D))
+        if maximize:
+            g = -g
+        D = discount * (D - lr * g - lr * weight_decay * x)
+        new_params.append(x + s * D)
+        new_buffers.append(D)
+    return new_params, new_buffers
+
+
+def o2nc_sgdm_update(params, grads, momenta, *, lr: float, beta: float, mu: float = 0.0, s: float):
+    """The SGDM form of the same step (papers/o2nc.md), for constant lr and b' = beta / (1 + lr mu) < 1:
+    m <- b' m + (1 - b') g, x <- x - s lr_m m with lr_m = lr b' / (1 - b'). From m = 0 it tracks
+    o2nc_update from D = 0 with D = -lr_m m. Returns (new params, new momenta)."""
+    b = beta / (1.0 + lr * mu)
+    lr_m = lr * b / (1.0 - b)
+    new_params, new_momenta = [], []
+    for x, g, m in zip(params, grads, momenta):
+        x, g, m = (np.asarray(a, dtype=np.float64) for a in (x, g, m))
+        m = b * m + (1.0 - b) * g
+        new_params.append(x - s * lr_m * m)
+        new_momenta.append(m)
+    return new_params, new_momenta

@@ -45,14 +45,14 @@ template <> struct dtype_of<std::int64_t> { static constexpr DType value = DType
 template <> struct dtype_of<std::int32_t> { static constexpr DType value = DType::int32; };
 
 struct ArrayView {
-  static constexpr int kMaxDims = 4;
+  static constexpr int kMaxDims = 8;
 
   void* data = nullptr;
   DType dtype = DType::float64;
   Device device{};
   int ndim = 0;
-  std::int64_t shape[kMaxDims] = {0, 0, 0, 0};
-  std::int64_t strides[kMaxDims] = {0, 0, 0, 0};  // in elements
+  std::int64_t shape[kMaxDims] = {};
+  std::int64_t strides[kMaxDims] = {};  // in elements
   bool writable = true;
 
   std::int64_t numel() const {
@@ -61,8 +61,10 @@ struct ArrayView {
     return n;
   }
   bool empty_view() const { return data == nullptr && ndim == 0; }
-  // C-contiguous: strides are those of a dense row-major array (size-1 axes may have any stride).
+  // C-contiguous: strides are those of a dense row-major array (size-1 axes may have any stride; an
+  // empty array is contiguous whatever its strides, as NumPy gives it zeros).
   bool contiguous() const {
+    if (numel() == 0) return true;
     std::int64_t expected = 1;
     for (int i = ndim - 1; i >= 0; --i) {
       if (shape[i] != 1 && strides[i] != expected) return false;

@@ -5,6 +5,7 @@
 #include "homotopt/build_info.hpp"
 #include "homotopt/error.hpp"
 #include "homotopt/lse.hpp"
+#include "homotopt/o2nc.hpp"
 #include "homotopt/philox.hpp"
 #include "homotopt/power_gradient.hpp"
 #include "homotopt/problems/phase_retrieval.hpp"

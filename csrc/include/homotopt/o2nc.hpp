@@ -1,0 +1,126 @@
+// Exponentiated O2NC (Zhang and Cutkosky, ICML 2024; papers/o2nc.md): SGD with momentum whose every
+// update is scaled by one random s ~ Exp(1) per step. Per element of every tensor, with b' = beta / (1 +
+// eta mu):
+//     D <- b' (D - eta g - eta wd x),    x <- x + s D
+// (maximize flips the sign of g, not of the weight-decay term). In SGDM form, for constant eta:
+// m <- b' m + (1 - b') g, x <- x - s lr m with lr = eta b' / (1 - b') and D = -lr m; and with mu = 0
+// the step is torch.optim.SGD(lr = s eta beta, momentum = beta, dampening = 0, weight_decay = wd).
+//
+// s is ONE scalar per step, shared by every tensor and coordinate: number 0 of the exponential (or
+// uniform, s = 2u) stream at (seed, RandomStream::scale, trial 0, step), so homotopt.random rebuilds it
+// and a GPU kernel computes it from (seed, step) in device memory (o2nc_scale is HOMOTOPT_HD).
+//
+// Arrays: params x, grads g and buffers D, one triple per tensor, any number of tensors in one call.
+// Within a triple: the same shape, dtype (float32 or float64) and device, all C-contiguous; x and D
+// writable. Triples may differ in dtype; all must be on one device. No written array (x or D) may
+// share memory with any other array of the call; grads may share memory with each other (read only).
+// Every check runs before any element is written, and so does the optional finiteness pass over the
+// grads: a non-finite gradient skips the whole step (found_inf) or raises, never a half-applied step.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "homotopt/array.hpp"
+#include "homotopt/macros.hpp"
+#include "homotopt/philox.hpp"
+
+namespace homotopt {
+
+enum class O2ncScaling : int {
+  exponential = 0,  // s ~ Exp(1): the method
+  uniform = 1,      // s ~ U[0, 2] (papers/o2nc.md, variants)
+  none = 2,         // s = 1: deterministic SGD with momentum, for ablations
+};
+
+// What a non-finite gradient does when the grads are checked (O2ncOptions::check_finite).
+enum class O2ncNanPolicy : int {
+  skip = 0,   // no tensor is written; the result says found_inf (what mixed-precision trainers expect)
+  raise = 1,  // homotopt::Error naming the tensor and the element
+};
+
+// The step scale s for (seed, step): one Philox block, then a 52-bit transform (philox.hpp).
+HOMOTOPT_HD HOMOTOPT_INLINE double o2nc_scale(std::uint64_t seed, std::uint32_t step, O2ncScaling scaling) {
+  if (scaling == O2ncScaling::none) return 1.0;
+  const RandomKey key{seed, static_cast<std::uint32_t>(RandomStream::scale), 0u, step};
+  const PhiloxBlock b = random_block(key, 0);
+  return scaling == O2ncScaling::exponential ? exponential_from(b.w[0], b.w[1])
+                                             : 2.0 * uniform_from(b.w[0], b.w[1]);  // exact doubling
+}
+
+// Hyper-parameters of one group of tensors (torch's param_groups): learning rate eta >= 0, discount
+// beta in (0, 1], regularizer mu >= 0 (it shrinks D, not x), weight decay wd >= 0 (it shrinks x).
+struct O2ncHyper {
+  double lr = 0.0;
+  double beta = 1.0;
+  double mu = 0.0;
+  double weight_decay = 0.0;
+  bool maximize = false;
+};
+
+// The per-step scalars of one group in the working precision T, formed in float64 and rounded once.
+template <class T>
+struct O2ncCoefficients {
+  T discount;      // b' = beta / (1 + eta mu)
+  T neg_lr;        // -eta, or +eta when maximizing (the sign of g flips)
+  T neg_lr_decay;  // -eta wd
+  T scale;         // s
+};
+
+template <class T>
+HOMOTOPT_HD inline O2ncCoefficients<T> o2nc_coefficients(const O2ncHyper& h, double scale) {
+  return {static_cast<T>(h.beta / (1.0 + h.lr * h.mu)), static_cast<T>(h.maximize ? h.lr : -h.lr),
+          static_cast<T>(-(h.lr * h.weight_decay)), static_cast<T>(scale)};
+}
+
+namespace detail {
+HOMOTOPT_HD HOMOTOPT_INLINE float fused_multiply_add(float a, float b, float c) { return ::fmaf(a, b, c); }
+HOMOTOPT_HD HOMOTOPT_INLINE double fused_multiply_add(double a, double b, double c) { return ::fma(a, b, c); }
+}  // namespace detail
+
+// One element: D <- b' (D - eta g [- eta wd x]), x <- x + s D. kDecay = (wd != 0): without it the
+// term is left out rather than multiplied by 0, which would turn an infinite x into NaN in D.
+// Each fused multiply-add rounds once; the product b' t is rounded on its own and that stored D is the
+// one added to x, so the state and the parameter never disagree.
+template <bool kDecay, class T>
+HOMOTOPT_HD HOMOTOPT_INLINE void o2nc_element(T& x, T g, T& D, const O2ncCoefficients<T>& c) {
+  T t = detail::fused_multiply_add(c.neg_lr, g, D);                    // D - eta g
+  if (kDecay) t = detail::fused_multiply_add(c.neg_lr_decay, x, t);    // - eta wd x
+  D = c.discount * t;
+  x = detail::fused_multiply_add(c.scale, D, x);
+}
+
+// A run of `size` consecutive tensors sharing hyper-parameters (sizes add up to the tensor count).
+struct O2ncGroup {
+  std::int64_t size = 0;
+  O2ncHyper hyper;
+};
+
+struct O2ncOptions {
+  O2ncScaling scaling = O2ncScaling::exponential;
+  std::uint64_t seed = 0;
+  std::uint32_t step = 0;
+  std::optional<double> scale;  // an explicit s >= 0 (tests, or the caller's own draw) instead of Philox
+  bool check_finite = true;     // read every gradient first (24 instead of 20 bytes per float32 element)
+  O2ncNanPolicy nan_policy = O2ncNanPolicy::skip;
+};
+
+struct O2ncResult {
+  double scale = 1.0;      // the s of this step (drawn or given), also when the step was skipped
+  bool found_inf = false;  // a gradient was NaN or infinite and nothing was written
+};
+
+// The fused update of every tensor in one pass: reads x, g, D and writes x, D (20 bytes per float32
+// element; 24 with check_finite). Throws homotopt::Error / TypeError on bad input, before any write.
+HOMOTOPT_API O2ncResult o2nc_update(const std::vector<ArrayView>& params, const std::vector<ArrayView>& grads,
+                                    const std::vector<ArrayView>& buffers, const std::vector<O2ncGroup>& groups,
+                                    const O2ncOptions& options);
+
+// One group for all tensors.
+HOMOTOPT_API O2ncResult o2nc_update(const std::vector<ArrayView>& params, const std::vector<ArrayView>& grads,
+                                    const std::vector<ArrayView>& buffers, const O2ncHyper& hyper,
+                                    const O2ncOptions& options);
+
+}  // namespace homotopt

@@ -1,0 +1,150 @@
+// Bindings of o2nc.hpp: the fused update over lists of NumPy arrays, the same over raw data pointers
+// (homotopt.torch reaches tensor memory through data_ptr(), which costs ~0.1 us a tensor where
+// .numpy() or DLPack cost 1.5 to 4 us), and the step scale s.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "arrays.hpp"
+#include "homotopt/o2nc.hpp"
+
+namespace homotopt::bindings {
+namespace {
+
+// (size, lr, beta, mu, weight_decay, maximize) per group, as homotopt.o2nc and homotopt.torch pass them.
+using GroupTuple = std::tuple<std::int64_t, double, double, double, double, bool>;
+
+std::vector<O2ncGroup> groups_of(const std::vector<GroupTuple>& groups) {
+  std::vector<O2ncGroup> out;
+  out.reserve(groups.size());
+  for (const auto& [size, lr, beta, mu, weight_decay, maximize] : groups)
+    out.push_back({size, O2ncHyper{lr, beta, mu, weight_decay, maximize}});
+  return out;
+}
+
+O2ncOptions options_of(int scaling, std::uint64_t seed, std::uint32_t step, std::optional<double> scale,
+                       bool check_finite, int nan_policy) {
+  HOMOTOPT_CHECK(scaling >= 0 && scaling <= 2, "scaling: expected 0, 1 or 2, got ", scaling);
+  HOMOTOPT_CHECK(nan_policy == 0 || nan_policy == 1, "nan_policy: expected 0 (skip) or 1 (raise), got ", nan_policy);
+  O2ncOptions o;
+  o.scaling = static_cast<O2ncScaling>(scaling);
+  o.seed = seed;
+  o.step = step;
+  o.scale = scale;
+  o.check_finite = check_finite;
+  o.nan_policy = static_cast<O2ncNanPolicy>(nan_policy);
+  return o;
+}
+
+// Views of a list of NumPy arrays; errors name the item ("params[3]: ..."). The name is put together
+// only when an error is raised: building 300 strings would cost more than the update of small models.
+std::vector<ArrayView> views_of(const py::sequence& arrays, const char* list) {
+  const std::size_t n = py::len(arrays);
+  std::vector<ArrayView> views;
+  views.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const py::object item = arrays[i];
+    if (!py::isinstance<py::array>(item))
+      throw TypeError(detail::concat(list, "[", i, "]: expected a NumPy array, got ",
+                                     std::string(py::str(py::type::handle_of(item).attr("__qualname__")))));
+    try {
+      views.push_back(view_of(py::reinterpret_borrow<py::array>(item), list));
+    } catch (const Error& e) {  // "params: ..." -> "params[3]: ..."
+      std::string message = e.what();
+      message.insert(std::strlen(list), detail::concat("[", i, "]"));
+      if (dynamic_cast<const TypeError*>(&e)) throw TypeError(message);
+      throw Error(message);
+    }
+  }
+  return views;
+}
+
+std::vector<ArrayView> views_of(const std::vector<std::uintptr_t>& pointers, const std::vector<std::int64_t>& numels,
+                                const std::vector<int>& dtypes, const Device& device, const char* list) {
+  HOMOTOPT_CHECK(numels.size() == pointers.size() && dtypes.size() == pointers.size(), list,
+                 ": expected one numel and one dtype per pointer");
+  std::vector<ArrayView> views(pointers.size());
+  for (std::size_t i = 0; i < pointers.size(); ++i) {
+    HOMOTOPT_CHECK_TYPE(dtypes[i] == static_cast<int>(DType::float32) || dtypes[i] == static_cast<int>(DType::float64),
+                        list, "[", i, "]: expected dtype float32 or float64");
+    ArrayView& v = views[i];
+    v.data = reinterpret_cast<void*>(pointers[i]);
+    v.dtype = static_cast<DType>(dtypes[i]);
+    v.device = device;
+    v.ndim = 1;
+    v.shape[0] = numels[i];
+    v.strides[0] = 1;
+  }
+  return views;
+}
+
+py::tuple result_tuple(const O2ncResult& r) { return py::make_tuple(r.scale, r.found_inf); }
+
+}  // namespace
+
+void bind_o2nc(py::module_& m) {
+  m.def(
+      "o2nc_update",
+      [](const py::sequence& params, const py::sequence& grads, const py::sequence& buffers,
+         const std::vector<GroupTuple>& groups, int scaling, std::uint64_t seed, std::uint32_t step,
+         std::optional<double> scale, bool check_finite, int nan_policy) {
+        const std::vector<ArrayView> x = views_of(params, "params");
+        const std::vector<ArrayView> g = views_of(grads, "grads");
+        const std::vector<ArrayView> D = views_of(buffers, "buffers");
+        const std::vector<O2ncGroup> gr = groups_of(groups);
+        const O2ncOptions o = options_of(scaling, seed, step, scale, check_finite, nan_policy);
+        O2ncResult r;
+        {
+          py::gil_scoped_release release;
+          r = o2nc_update(x, g, D, gr, o);
+        }
+        return result_tuple(r);
+      },
+      py::arg("params"), py::arg("grads"), py::arg("buffers"), py::arg("groups"), py::arg("scaling"),
+      py::arg("seed"), py::arg("step"), py::arg("scale"), py::arg("check_finite"), py::arg("nan_policy"));
+
+  // The caller keeps the memory alive and unaliased by others for the call; the checks of o2nc.hpp
+  // (dtypes, sizes, devices, overlaps, finiteness) still run on the flat views.
+  m.def(
+      "o2nc_update_pointers",
+      [](const std::vector<std::uintptr_t>& params, const std::vector<std::uintptr_t>& grads,
+         const std::vector<std::uintptr_t>& buffers, const std::vector<std::int64_t>& numels,
+         const std::vector<int>& dtypes, int device_type, int device_index, const std::vector<GroupTuple>& groups,
+         int scaling, std::uint64_t seed, std::uint32_t step, std::optional<double> scale, bool check_finite,
+         int nan_policy) {
+        HOMOTOPT_CHECK(device_type == 0 || device_type == 1, "device_type: expected 0 (cpu) or 1 (cuda), got ",
+                       device_type);
+        const Device device{static_cast<DeviceType>(device_type), device_index};
+        const std::vector<ArrayView> x = views_of(params, numels, dtypes, device, "params");
+        const std::vector<ArrayView> g = views_of(grads, numels, dtypes, device, "grads");
+        const std::vector<ArrayView> D = views_of(buffers, numels, dtypes, device, "buffers");
+        const std::vector<O2ncGroup> gr = groups_of(groups);
+        const O2ncOptions o = options_of(scaling, seed, step, scale, check_finite, nan_policy);
+        O2ncResult r;
+        {
+          py::gil_scoped_release release;
+          r = o2nc_update(x, g, D, gr, o);
+        }
+        return result_tuple(r);
+      },
+      py::arg("params"), py::arg("grads"), py::arg("buffers"), py::arg("numels"), py::arg("dtypes"),
+      py::arg("device_type"), py::arg("device_index"), py::arg("groups"), py::arg("scaling"), py::arg("seed"),
+      py::arg("step"), py::arg("scale"), py::arg("check_finite"), py::arg("nan_policy"));
+
+  m.def(
+      "o2nc_scale",
+      [](std::uint64_t seed, std::uint32_t step, int scaling) {
+        HOMOTOPT_CHECK(scaling >= 0 && scaling <= 2, "scaling: expected 0, 1 or 2, got ", scaling);
+        return o2nc_scale(seed, step, static_cast<O2ncScaling>(scaling));
+      },
+      py::arg("seed"), py::arg("step"), py::arg("scaling"));
+}
+
+}  // namespace homotopt::bindings
