@@ -1,5 +1,6 @@
-"""The training check of examples/o2nc_digits.py: its loop on data made here (needs torch only), and the
-real digits in --quick form (needs scikit-learn, which ships the data; skipped without it)."""
+"""The O2NC training check (homotopt.experiments.o2nc_digits, run by examples/o2nc_digits.py): its loop
+on data made here (needs torch only), and the real digits in --quick form (needs scikit-learn, which
+ships the data)."""
 
 import importlib.util
 from pathlib import Path
@@ -36,10 +37,12 @@ def blobs(seed, n=600, d=16, classes=4):
     return X[:450], y[:450], X[450:], y[450:]
 
 
-def test_training_loop_learns_with_both_optimizers(example, one_torch_thread):
+def test_training_loop_learns_with_both_optimizers(one_torch_thread):
+    from homotopt.experiments.o2nc_digits import train_and_evaluate
+
     data = blobs(0)
     for name in ("SGD", "ExpO2NC"):
-        r = example.train_and_evaluate(data, name, seed=0, epochs=3)
+        r = train_and_evaluate(data, name, seed=0, epochs=3)
         # Well-separated blobs: both reach 1.0 on every seed tried; 0.9 leaves room for any draw of s.
         assert r["accuracy"] > 0.9, (name, r)
 
@@ -49,4 +52,4 @@ def test_digits_quick(example, capsys):
     summary = example.main(["--quick"])
     # 3 epochs on the real digits: 0.95 for both on seed 0 (the full run: 0.97 to 0.98).
     assert summary["SGD"]["mean"] > 0.85 and summary["ExpO2NC"]["mean"] > 0.85
-    assert "paired difference" in capsys.readouterr().out
+    assert "Paired difference" in capsys.readouterr().out

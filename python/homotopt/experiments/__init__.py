@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from . import figure1, k_ablation, phase_retrieval, relu
+from . import figure1, k_ablation, o2nc_digits, phase_retrieval, relu
 from ._base import Options, Report, write
 
-EXPERIMENTS: dict[str, ModuleType] = {m.NAME: m for m in (phase_retrieval, relu, figure1, k_ablation)}
+EXPERIMENTS: dict[str, ModuleType] = {m.NAME: m for m in (phase_retrieval, relu, figure1, k_ablation, o2nc_digits)}
 
 __all__ = ["EXPERIMENTS", "Options", "Report", "write"]

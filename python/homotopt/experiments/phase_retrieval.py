@@ -32,8 +32,8 @@ PROTOCOL: dict[int, dict[str, Any]] = {
     100: dict(ns=(200, 300, 400), steps=60_000, K=8, J=16, eval_every=200,
               power=homotopt.PowerSchedule(0.01, 1 / 30_000, 1.0), sigma=homotopt.SigmaSchedule(0.15, 0.99983),
               lr=homotopt.LearningRate(0.7),
-              baselines=dict(sgd=dict(lr=0.005), gd=dict(lr=0.005), adam=dict(lr=0.01),
-                             slgh=dict(lr=1e-3, sigma=0.1, gamma=0.999))),
+              baselines=dict(sgd=dict(lr=0.005), gd=dict(lr=0.02), adam=dict(lr=0.01),
+                             slgh=dict(lr=3e-4, sigma=0.1, gamma=0.999))),
 }
 METHODS = ("powerhp", "sgd", "gd", "adam", "slgh")
 # Success at M <= 1e-3 (Prog-PowerHP, SGD) reported by the NumPy reference study of the paper spec, and
