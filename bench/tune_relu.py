@@ -25,6 +25,7 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--only-powerhp", action="store_true", help="skip the baselines")
+    parser.add_argument("--small", action="store_true", help="a smaller Prog-PowerHP grid, powers scaled by 10 / k")
     args = parser.parse_args()
     R, k = args.trials, args.k
     problem = TwoLayerReLU(k, k, seed=20_000, trials=R)
@@ -47,7 +48,9 @@ def main() -> None:
     for lr in (1e-4, 3e-4, 1e-3) if baselines else ():
         report(f"slgh lr={lr}", homotopt.baselines.slgh(problem, mu0, lr=lr, num_samples=1, sigma=0.1, gamma=0.999,
                                                        **common))
-    for n0, nmax, s0, base in itertools.product((0.05, 0.5, 2.0), (1.0, 5.0), (0.02, 0.1, 0.3), (0.3, 1.0, 3.0, 10.0)):
+    grid = (itertools.product((0.05, 0.5, 2.0), (1.0, 5.0), (0.02, 0.1, 0.3), (0.3, 1.0, 3.0, 10.0)) if not args.small
+            else itertools.product((0.5 * 10 / k,), (1.0 * 10 / k, 5.0 * 10 / k), (0.1, 0.3), (0.1, 0.3, 1.0, 3.0)))
+    for n0, nmax, s0, base in grid:
         if n0 > nmax:
             continue
         power = homotopt.PowerSchedule(n0, (nmax - n0) / STEPS, nmax)

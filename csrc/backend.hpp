@@ -66,6 +66,13 @@ void o2nc_update(const std::vector<O2ncTensor>& tensors, std::int64_t total,
 #if defined(HOMOTOPT_WITH_CUDA)
 namespace cuda {
 int device_count();
+void reduce_power(const ArrayView& values, const ArrayView& grads, const PairShape& shape, double power,
+                  NanPolicy policy, PowerState::Parts& parts, double* u);
+void phase_retrieval_reduce(const ArrayView& A, const ArrayView& y, const ArrayView& mu,
+                            const ArrayView& rows, const SampleSpec& spec, PowerState::Parts& parts,
+                            double* u);
+// Copies `bytes` from host memory into the device array `dst` (on its stream) and waits.
+void copy_to_device(const ArrayView& dst, const void* src, std::size_t bytes);
 void random_fill(const ArrayView& out, Distribution distribution, const RandomKey& key,
                  std::uint64_t offset);
 }  // namespace cuda

@@ -70,13 +70,22 @@ PairShape check_power_inputs(const ArrayView& values, const ArrayView& grads, do
 
 void reduce_power(const ArrayView& values, const ArrayView& grads, const PairShape& shape, double power,
                   NanPolicy policy, PowerState::Parts& parts, double* u) {
-  if (on_cuda(values)) cuda_unavailable("power_gradient");
+  if (on_cuda(values)) {
+#if defined(HOMOTOPT_WITH_CUDA)
+    cuda::reduce_power(values, grads, shape, power, policy, parts, u);
+    return;
+#else
+    cuda_unavailable("power_gradient");
+#endif
+  }
   cpu::reduce_power(values, grads, shape, power, policy, parts, u);
 }
 
 void check_result_output(const ArrayView& out, std::int64_t d, const char* name) {
   check_float(out, name);
-  HOMOTOPT_CHECK(!on_cuda(out), name, ": expected a CPU array, got one on ", device_name(out.device));
+#if !defined(HOMOTOPT_WITH_CUDA)
+  if (on_cuda(out)) cuda_unavailable(name);
+#endif
   check_vector(out, d, name, "(d,)");
   check_contiguous(out, name);
   check_writable(out, name);
@@ -160,10 +169,17 @@ void phase_retrieval_power_update(PowerState& state, const ArrayView& A, const A
                        "), got ", r[j], " at position ", j);
     }
   }
-  if (on_cuda(A)) cuda_unavailable("phase_retrieval_power_gradient");
   std::vector<double> u(static_cast<std::size_t>(ps.d), 0.0);
   PowerState::Parts parts;
-  cpu::phase_retrieval_reduce(A, y, mu, rows, spec, parts, u.data());
+  if (on_cuda(A)) {
+#if defined(HOMOTOPT_WITH_CUDA)
+    cuda::phase_retrieval_reduce(A, y, mu, rows, spec, parts, u.data());
+#else
+    cuda_unavailable("phase_retrieval_power_gradient");
+#endif
+  } else {
+    cpu::phase_retrieval_reduce(A, y, mu, rows, spec, parts, u.data());
+  }
   state.merge_parts(spec.power, parts, u.data());
 }
 

@@ -1,7 +1,9 @@
 // PowerState: the host-side (m, s, u) state of lse.hpp with its merge and its result. Backends reduce
 // chunks into fresh parts (dispatch.cpp); this file only combines and finalizes them.
+#include <algorithm>
 #include <cmath>
 #include <utility>
+#include <vector>
 
 #include "backend.hpp"
 #include "dtype_dispatch.hpp"
@@ -70,24 +72,32 @@ PowerState PowerState::from_parts(double power, double m, double s, std::int64_t
   return state;
 }
 
+template <class F>
+void PowerState::write_output(const ArrayView& out, F&& value) const {
+  visit_float(out.dtype, [&](auto t) {
+    using T = decltype(t);
+    std::vector<T> host(u_.size());
+    for (std::size_t i = 0; i < u_.size(); ++i) host[i] = static_cast<T>(value(i));
+    if (out.device.type == DeviceType::cuda) {
+#if defined(HOMOTOPT_WITH_CUDA)
+      cuda::copy_to_device(out, host.data(), host.size() * sizeof(T));  // d numbers: the result of a device reduction
+#endif
+    } else {
+      std::copy(host.begin(), host.end(), out.ptr<T>());
+    }
+  });
+}
+
 PowerResultStats PowerState::result(const ArrayView& direction, const ArrayView& gradient) const {
   HOMOTOPT_CHECK(count_ > 0, "PowerState: the state is empty; call update() before result()");
   dispatch::check_result_output(direction, dim(), "direction");
   if (!gradient.empty_view()) dispatch::check_result_output(gradient, dim(), "gradient");
   const PowerSummary summary = power_summary(power_, m_, s_, count_);
-  visit_float(direction.dtype, [&](auto t) {
-    using T = decltype(t);
-    T* dir = direction.ptr<T>();
-    for (std::size_t i = 0; i < u_.size(); ++i) dir[i] = static_cast<T>(power_direction(u_[i], s_));
-  });
-  if (!gradient.empty_view()) {
-    visit_float(gradient.dtype, [&](auto t) {
-      using T = decltype(t);
-      T* g = gradient.ptr<T>();
-      for (std::size_t i = 0; i < u_.size(); ++i)
-        g[i] = static_cast<T>(power_literal_gradient(power_direction(u_[i], s_), summary.log_scale));
+  write_output(direction, [&](std::size_t i) { return power_direction(u_[i], s_); });
+  if (!gradient.empty_view())
+    write_output(gradient, [&](std::size_t i) {
+      return power_literal_gradient(power_direction(u_[i], s_), summary.log_scale);
     });
-  }
   return {summary.log_scale, summary.log_mean_exp, count_, omitted_};
 }
 

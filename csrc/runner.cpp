@@ -40,13 +40,14 @@ void check_config(const RunConfig& c) {
   check_finite_range(c.slgh_sigma_min, 0.0, 1e300, "sigma_min", "a finite sigma_min >= 0");
 }
 
-// Checks that v has shape (R?, sizes...) in dtype `dtype`, contiguous, on the CPU.
+// Checks that v has shape (R?, sizes...) in dtype `dtype`, contiguous, on `device`.
 void check_data(const ArrayView& v, const char* name, DType dtype, bool batched, std::int64_t R,
-                std::initializer_list<std::int64_t> sizes) {
+                std::initializer_list<std::int64_t> sizes, Device device = Device{}) {
   HOMOTOPT_CHECK(!v.empty_view(), name, ": missing");
   check_dtype(v, dtype, name);
   check_contiguous(v, name);
-  HOMOTOPT_CHECK(v.device.type == DeviceType::cpu, name, ": expected a CPU array");
+  HOMOTOPT_CHECK(v.device == device, name, ": expected an array on ", device_name(device), ", got one on ",
+                 device_name(v.device));
   const int lead = batched ? 1 : 0;
   bool ok = v.ndim == lead + static_cast<int>(sizes.size()) && (!batched || v.shape[0] == R);
   int i = lead;
@@ -62,9 +63,9 @@ std::int64_t check_problem(const ProblemViews& p, DType dtype, std::int64_t R) {
   const int lead = p.batched ? 1 : 0;
   switch (p.kind) {
     case ProblemKind::phase_retrieval: {
-      check_data(p.A, "A", dtype, p.batched, R, {-1, -1});
+      check_data(p.A, "A", dtype, p.batched, R, {-1, -1}, p.A.device);  // A and y may live on a GPU
       const std::int64_t n = p.A.shape[lead], d = p.A.shape[lead + 1];
-      check_data(p.y, "y", dtype, p.batched, R, {n});
+      check_data(p.y, "y", dtype, p.batched, R, {n}, p.A.device);
       if (!p.x_true.empty_view()) check_data(p.x_true, "x_true", DType::float64, p.batched, R, {d});
       return d;
     }
@@ -110,7 +111,15 @@ Runner::Runner(const ProblemViews& problem, const RunConfig& config, const Array
       HOMOTOPT_CHECK(std::isfinite(static_cast<double>(m[i])), "mu0: expected finite values, got ",
                      static_cast<double>(m[i]), " at flat index ", i);
   });
-  impl_ = cpu::make_runner(problem, config, mu0);
+  if (problem.kind == ProblemKind::phase_retrieval && problem.A.device.type == DeviceType::cuda) {
+#if defined(HOMOTOPT_WITH_CUDA)
+    impl_ = cuda::make_runner(problem, config, mu0);
+#else
+    throw Error("A: homotopt was built without CUDA; pass NumPy arrays or rebuild with a CUDA compiler");
+#endif
+  } else {
+    impl_ = cpu::make_runner(problem, config, mu0);
+  }
 }
 
 Runner::~Runner() = default;

@@ -26,4 +26,12 @@ std::unique_ptr<RunnerImpl> make_runner(const ProblemViews& problem, const RunCo
                                         const ArrayView& mu0);
 }  // namespace cpu
 
+#if defined(HOMOTOPT_WITH_CUDA)
+namespace cuda {
+// Prog-PowerHP on phase retrieval with A and y on a GPU (mu0 and x_true on the host).
+std::unique_ptr<RunnerImpl> make_runner(const ProblemViews& problem, const RunConfig& config,
+                                        const ArrayView& mu0);
+}  // namespace cuda
+#endif
+
 }  // namespace homotopt

@@ -2,6 +2,7 @@
 #include <cuda_runtime.h>
 
 #include "backend.hpp"
+#include "launch.cuh"
 
 namespace homotopt::cuda {
 
@@ -12,6 +13,13 @@ int device_count() {
     return 0;
   }
   return count;
+}
+
+void copy_to_device(const ArrayView& dst, const void* src, std::size_t bytes) {
+  DeviceGuard guard(dst.device.index);
+  const cudaStream_t stream = static_cast<cudaStream_t>(dst.stream);
+  HOMOTOPT_CUDA_CHECK(cudaMemcpyAsync(dst.data, src, bytes, cudaMemcpyHostToDevice, stream));
+  HOMOTOPT_CUDA_CHECK(cudaStreamSynchronize(stream));
 }
 
 }  // namespace homotopt::cuda

@@ -19,10 +19,15 @@
 namespace homotopt::cuda {
 
 template <class Kernel, class... Args>
-void launch(Kernel kernel, unsigned grid, unsigned block, cudaStream_t stream, Args... args) {
-  if (grid == 0) return;
-  kernel<<<grid, block, 0, stream>>>(args...);
+void launch(Kernel kernel, dim3 grid, unsigned block, std::size_t shared_bytes, cudaStream_t stream, Args... args) {
+  if (grid.x == 0 || grid.y == 0 || grid.z == 0) return;
+  kernel<<<grid, block, shared_bytes, stream>>>(args...);
   HOMOTOPT_CUDA_CHECK(cudaGetLastError());
+}
+
+template <class Kernel, class... Args>
+void launch(Kernel kernel, unsigned grid, unsigned block, cudaStream_t stream, Args... args) {
+  launch(kernel, dim3(grid), block, 0, stream, args...);
 }
 
 // Makes `index` the current device for the scope, restoring the previous one.

@@ -1,5 +1,7 @@
 #include "arrays.hpp"
 
+#include <pybind11/stl.h>
+
 #include <string>
 
 #include "homotopt/error.hpp"
@@ -34,9 +36,55 @@ ArrayView view_of(const py::array& a, const char* name) {
   return v;
 }
 
+namespace {
+
+ArrayView device_view(const py::dict& d, const char* name) {
+  ArrayView v;
+  const std::string dtype = d["dtype"].cast<std::string>();
+  std::int64_t size = 8;
+  if (dtype == "f4") v.dtype = DType::float32, size = 4;
+  else if (dtype == "f8") v.dtype = DType::float64;
+  else if (dtype == "i8") v.dtype = DType::int64;
+  else if (dtype == "i4") v.dtype = DType::int32, size = 4;
+  else throw TypeError(detail::concat(name, ": expected dtype float32 or float64, got ", dtype));
+  const auto shape = d["shape"].cast<std::vector<std::int64_t>>();
+  HOMOTOPT_CHECK(static_cast<int>(shape.size()) <= ArrayView::kMaxDims, name, ": expected at most ",
+                 ArrayView::kMaxDims, " dimensions, got ", shape.size());
+  v.ndim = static_cast<int>(shape.size());
+  std::int64_t dense = 1;
+  for (int i = v.ndim - 1; i >= 0; --i) {
+    v.shape[i] = shape[i];
+    v.strides[i] = dense;
+    dense *= shape[i];
+  }
+  if (!d["strides"].is_none()) {
+    const auto strides = d["strides"].cast<std::vector<std::int64_t>>();
+    HOMOTOPT_CHECK(strides.size() == shape.size(), name, ": strides and shape differ in length");
+    for (int i = 0; i < v.ndim; ++i) {
+      HOMOTOPT_CHECK(strides[i] % size == 0, name, ": expected strides that are multiples of the item size, got ",
+                     strides[i]);
+      v.strides[i] = strides[i] / size;
+    }
+  }
+  v.data = reinterpret_cast<void*>(d["ptr"].cast<std::uintptr_t>());
+  v.device = Device{DeviceType::cuda, d["device"].cast<int>()};
+  v.writable = !d["readonly"].cast<bool>();
+  v.stream = reinterpret_cast<void*>(d["stream"].cast<std::uintptr_t>());
+  return v;
+}
+
+}  // namespace
+
+ArrayView view_of(const py::handle& obj, const char* name) {
+  if (py::isinstance<py::dict>(obj)) return device_view(py::reinterpret_borrow<py::dict>(obj), name);
+  if (!py::isinstance<py::array>(obj))
+    throw TypeError(detail::concat(name, ": expected an array, got ", std::string(Py_TYPE(obj.ptr())->tp_name)));
+  return view_of(py::reinterpret_borrow<py::array>(obj), name);
+}
+
 ArrayView optional_view_of(const py::object& a, const char* name) {
   if (a.is_none()) return ArrayView{};
-  return view_of(py::reinterpret_borrow<py::array>(a), name);
+  return view_of(static_cast<const py::handle&>(a), name);
 }
 
 py::array new_array(DType dtype, const std::vector<std::int64_t>& shape) {

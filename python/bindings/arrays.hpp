@@ -16,6 +16,10 @@ namespace py = pybind11;
 // A view of a NumPy array's memory. Unsupported dtypes raise TypeError naming the argument.
 ArrayView view_of(const py::array& a, const char* name);
 
+// A view of a NumPy array or of a GPU array described by homotopt._device.describe (a dict: ptr,
+// shape, strides in bytes or None, dtype "f4"/"f8"/"i8"/"i4", device, readonly, stream).
+ArrayView view_of(const py::handle& obj, const char* name);
+
 // A view of an optional array: an empty view for None.
 ArrayView optional_view_of(const py::object& a, const char* name);
 

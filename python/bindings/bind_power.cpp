@@ -29,19 +29,21 @@ std::pair<py::array, py::array> direction_outputs(DType dtype, const ArrayView& 
 void bind_power(py::module_& m) {
   m.def(
       "power_gradient",
-      [](const py::array& values, const py::array& grads, double power, int policy) {
+      [](const py::object& values, const py::object& grads, double power, int policy, py::object direction,
+         py::object gradient) {
         const ArrayView v = view_of(values, "values");
         const ArrayView g = view_of(grads, "grads");
-        auto [direction, gradient] = direction_outputs(output_dtype(v), g);
+        if (direction.is_none()) std::tie(direction, gradient) = direction_outputs(output_dtype(v), g);
         const ArrayView dv = view_of(direction, "direction"), gv = view_of(gradient, "gradient");
         PowerResultStats stats;
         {
           py::gil_scoped_release release;
           stats = power_gradient(v, g, power, to_policy(policy), dv, gv);
         }
-        return result_tuple(direction, gradient, stats);
+        return py::make_tuple(direction, gradient, stats.log_scale, stats.log_mean_exp, stats.count, stats.omitted);
       },
-      py::arg("values"), py::arg("grads"), py::arg("power"), py::arg("nan_policy"));
+      py::arg("values"), py::arg("grads"), py::arg("power"), py::arg("nan_policy"), py::arg("direction") = py::none(),
+      py::arg("gradient") = py::none());
 
   m.def(
       "power_weights",
@@ -63,7 +65,7 @@ void bind_power(py::module_& m) {
       .def(py::init<std::int64_t>(), py::arg("dim"))
       .def(
           "update",
-          [](PowerState& state, const py::array& values, const py::array& grads, double power, int policy) {
+          [](PowerState& state, const py::object& values, const py::object& grads, double power, int policy) {
             const ArrayView v = view_of(values, "values");
             const ArrayView g = view_of(grads, "grads");
             py::gil_scoped_release release;

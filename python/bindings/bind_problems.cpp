@@ -12,14 +12,16 @@ namespace homotopt::bindings {
 void bind_problems(py::module_& m) {
   m.def(
       "phase_retrieval_power_gradient",
-      [](const py::array& A, const py::array& y, const py::array& mu, const py::object& rows,
+      [](const py::object& A, const py::object& y, const py::object& mu, const py::object& rows,
          std::int64_t num_samples, double sigma, double power, std::uint64_t seed, std::uint32_t trial,
-         std::uint32_t step) {
+         std::uint32_t step, py::object direction, py::object gradient) {
         const ArrayView a = view_of(A, "A"), yv = view_of(y, "y"), m = view_of(mu, "mu");
         const ArrayView r = optional_view_of(rows, "rows");
         const std::int64_t d = a.ndim == 2 ? std::max<std::int64_t>(a.shape[1], 1) : 1;
-        py::array direction = new_array(output_dtype(a), {d});
-        py::array gradient = new_array(output_dtype(a), {d});
+        if (direction.is_none()) {
+          direction = new_array(output_dtype(a), {d});
+          gradient = new_array(output_dtype(a), {d});
+        }
         const ArrayView dv = view_of(direction, "direction"), gv = view_of(gradient, "gradient");
         SampleSpec spec;
         spec.num_samples = num_samples;
@@ -34,11 +36,12 @@ void bind_problems(py::module_& m) {
         return py::make_tuple(direction, gradient, s.log_scale, s.log_mean_exp, s.count, s.omitted);
       },
       py::arg("A"), py::arg("y"), py::arg("mu"), py::arg("rows"), py::arg("num_samples"), py::arg("sigma"),
-      py::arg("power"), py::arg("seed"), py::arg("trial"), py::arg("step"));
+      py::arg("power"), py::arg("seed"), py::arg("trial"), py::arg("step"), py::arg("direction") = py::none(),
+      py::arg("gradient") = py::none());
 
   m.def(
       "phase_retrieval_fitness",
-      [](const py::array& A, const py::array& y, const py::array& mu) {
+      [](const py::object& A, const py::object& y, const py::object& mu) {
         const ArrayView a = view_of(A, "A"), yv = view_of(y, "y"), m = view_of(mu, "mu");
         const std::int64_t R = m.ndim == 2 ? m.shape[0] : 1;
         py::array out = new_array(DType::float64, {R});

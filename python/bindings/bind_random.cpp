@@ -14,7 +14,7 @@ namespace homotopt::bindings {
 void bind_random(py::module_& m) {
   m.def(
       "random_fill",
-      [](const py::array& out, int distribution, std::uint64_t seed, std::uint32_t stream,
+      [](const py::object& out, int distribution, std::uint64_t seed, std::uint32_t stream,
          std::uint32_t trial, std::uint32_t step, std::uint64_t offset) {
         HOMOTOPT_CHECK(distribution >= 0 && distribution <= 2, "distribution: expected 0, 1 or 2, got ",
                        distribution);

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _core
+from . import _core, _device
 from ._result import PowerGradient
 from ._validation import float_dtype, input_array, integer, nan_policy_code, nonnegative
 
@@ -37,11 +37,29 @@ def power_gradient(values: Any, grads: Any, power: float, *, nan_policy: str = "
         omitted, and the literal gradient.
 
     Inputs that are not C-contiguous are copied first; results are accumulated in float64.
+    GPU arrays (PyTorch, CuPy, JAX: through ``__cuda_array_interface__`` or DLPack) are reduced on
+    their device without copies, and the direction comes back as an array of the same library.
     """
     policy = nan_policy_code(nan_policy)
+    N = nonnegative(power, "power")
+    if _device.is_device_array(values) or _device.is_device_array(grads):
+        v, g = _device_pair(values, grads)
+        d = g["shape"][-1] if g["shape"] else 1
+        dtype = np.float32 if v["dtype"] == "f4" else np.float64
+        direction, gradient = (_device.empty_like(values, (d,), dtype) for _ in range(2))
+        out = _core.power_gradient(v, g, N, policy, _device.describe(direction, "direction"),
+                                   _device.describe(gradient, "gradient"))
+        return PowerGradient(direction, gradient, *out[2:])
     v = input_array(values, "values")
     g = input_array(grads, "grads")
-    return PowerGradient._from_core(_core.power_gradient(v, g, nonnegative(power, "power"), policy))
+    return PowerGradient._from_core(_core.power_gradient(v, g, N, policy))
+
+
+def _device_pair(values: Any, grads: Any) -> tuple[dict, dict]:
+    """Both on one GPU, described for the core (a mix of host and GPU arrays is an error)."""
+    if not (_device.is_device_array(values) and _device.is_device_array(grads)):
+        raise ValueError("values, grads: expected both on the same device, got one GPU array and one host array")
+    return _device.describe(values, "values"), _device.describe(grads, "grads")
 
 
 def power_weights(values: Any, power: float, *, nan_policy: str = "raise") -> tuple[np.ndarray, float]:
@@ -115,10 +133,16 @@ class PowerState:
         Every chunk must use the same power N. Returns self.
         """
         policy = nan_policy_code(nan_policy)
-        v = input_array(values, "values")
-        g = input_array(grads, "grads")
-        self._check_dtype(v, "values")
-        self._check_dtype(g, "grads")
+        if _device.is_device_array(values) or _device.is_device_array(grads):
+            v, g = _device_pair(values, grads)  # reduced on the GPU; the state stays on the host
+            for name, desc in (("values", v), ("grads", g)):
+                if np.dtype(desc["dtype"]) != self._dtype:
+                    raise TypeError(f"{name}: expected dtype {self._dtype} (the state's dtype), got {np.dtype(desc['dtype'])}")
+        else:
+            v = input_array(values, "values")
+            g = input_array(grads, "grads")
+            self._check_dtype(v, "values")
+            self._check_dtype(g, "grads")
         self._state.update(v, g, nonnegative(power, "power"), policy)
         return self
 

@@ -54,6 +54,7 @@ struct ArrayView {
   std::int64_t shape[kMaxDims] = {};
   std::int64_t strides[kMaxDims] = {};  // in elements
   bool writable = true;
+  void* stream = nullptr;  // CUDA: the producer's stream (cudaStream_t; nullptr: the legacy default)
 
   std::int64_t numel() const {
     std::int64_t n = 1;

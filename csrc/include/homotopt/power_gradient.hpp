@@ -41,8 +41,8 @@ class HOMOTOPT_API PowerState {
               NanPolicy policy = NanPolicy::raise);
   // Merges another state of the same dim and power (either may be empty).
   void merge(const PowerState& other);
-  // Writes direction (d,) into `direction` (float32 or float64, on the CPU) and, when `gradient`
-  // is not empty, the literal gradient; returns the scalars.
+  // Writes direction (d,) into `direction` (float32 or float64, on the CPU or a GPU) and, when
+  // `gradient` is not empty, the literal gradient; returns the scalars.
   PowerResultStats result(const ArrayView& direction, const ArrayView& gradient = ArrayView{}) const;
 
   std::int64_t dim() const { return static_cast<std::int64_t>(u_.size()); }
@@ -66,6 +66,9 @@ class HOMOTOPT_API PowerState {
   void merge_parts(double power, const Parts& parts, const double* u);
 
  private:
+  template <class F>
+  void write_output(const ArrayView& out, F&& value) const;
+
   double power_ = -1.0;  // unset until the first non-empty update or merge
   double m_ = -kInf;
   double s_ = 0.0;

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import _core
+from .. import _core, _device
 from .._result import PowerGradient
 from .._validation import counter32, float_dtype, input_array, integer, nonnegative, positive, seed as check_seed
 from ..random import Stream, normal
@@ -25,9 +25,17 @@ class PhaseRetrieval:
         A: (n, d) or (R, n, d) measurement vectors a_i, float32 or float64, finite.
         y: (n,) or (R, n) measurements, same dtype, finite.
         x_true: optional (d,) or (R, d) ground truth, needed only for :meth:`metric`.
+
+    A and y may live on a GPU (PyTorch, CuPy, JAX arrays): then :meth:`power_gradient` and the runners
+    work on the device, without copies (GPU data are not scanned for NaN; fitness and metric need
+    host arrays).
     """
 
     def __init__(self, A: Any, y: Any, x_true: Any = None) -> None:
+        if _device.is_device_array(A) or _device.is_device_array(y):
+            self._init_device(A, y, x_true)
+            return
+        self._device = None
         A = input_array(A, "A")
         y = input_array(y, "y")
         if A.ndim not in (2, 3) or min(A.shape) < 1:
@@ -48,6 +56,20 @@ class PhaseRetrieval:
                 raise ValueError("x_true: expected finite values, not all zero")
         # Kept by reference (no copy of contiguous data): modify them only through a new problem.
         self.A, self.y, self.x_true = A, y, x_true
+
+    def _init_device(self, A: Any, y: Any, x_true: Any) -> None:
+        if not (_device.is_device_array(A) and _device.is_device_array(y)):
+            raise ValueError("A, y: expected both on the same device, got one GPU array and one host array")
+        a, b = _device.describe(A, "A"), _device.describe(y, "y")
+        if len(a["shape"]) not in (2, 3) or min(a["shape"]) < 1:
+            raise ValueError(f"A: expected shape (n, d) or (R, n, d) with every size >= 1, got {a['shape']}")
+        if b["dtype"] != a["dtype"]:
+            raise TypeError(f"y: expected dtype {np.dtype(a['dtype'])} (the dtype of A), got {np.dtype(b['dtype'])}")
+        if tuple(b["shape"]) != tuple(a["shape"][:-1]):
+            raise ValueError(f"y: expected shape {tuple(a['shape'][:-1])} (A's shape without d), got {b['shape']}")
+        self._device = (a["shape"], np.dtype(a["dtype"]))
+        self.A, self.y = A, y
+        self.x_true = None if x_true is None else np.ascontiguousarray(x_true, dtype=np.float64)
 
     @classmethod
     def random(cls, d: int, n: int, seed: int = 0, dtype: Any = np.float64, *,
@@ -75,25 +97,39 @@ class PhaseRetrieval:
         return cls(np.stack(As), np.stack(ys), np.stack(xs))
 
     @property
+    def _shape(self) -> tuple:
+        return tuple(self._device[0]) if self._device else self.A.shape
+
+    @property
     def trials(self) -> int | None:
         """R for a batch of instances, None for one instance."""
-        return int(self.A.shape[0]) if self.A.ndim == 3 else None
+        return int(self._shape[0]) if len(self._shape) == 3 else None
 
     @property
     def n(self) -> int:
-        return int(self.A.shape[-2])
+        return int(self._shape[-2])
 
     @property
     def d(self) -> int:
-        return int(self.A.shape[-1])
+        return int(self._shape[-1])
 
     dim = d
 
     @property
     def dtype(self) -> np.dtype:
-        return self.A.dtype
+        return self._device[1] if self._device else self.A.dtype
+
+    @property
+    def on_device(self) -> bool:
+        """Whether A and y live on a GPU."""
+        return self._device is not None
+
+    def _require_host(self, what: str) -> None:
+        if self._device:
+            raise TypeError(f"{what}: needs the problem's data on the host (A and y are GPU arrays)")
 
     def __getitem__(self, r: int) -> "PhaseRetrieval":
+        self._require_host("problem[r]")
         if self.trials is None:
             raise TypeError("this problem is a single instance; indexing selects an instance of a batch")
         r = integer(r, "r", 0, self.trials - 1)
@@ -131,6 +167,17 @@ class PhaseRetrieval:
         """
         if self.trials is not None:
             raise TypeError("power_gradient: select an instance of the batch first, problem[r]")
+        args = (integer(num_samples, "num_samples", 1, 2**31), positive(sigma, "sigma"), nonnegative(power, "power"),
+                check_seed(seed), counter32(trial, "trial"), counter32(step, "step"))
+        if self._device:
+            if not _device.is_device_array(mu) or (rows is not None and not _device.is_device_array(rows)):
+                raise ValueError("mu, rows: expected GPU arrays on the problem's device (A and y are GPU arrays)")
+            outs = [_device.empty_like(self.A, (self.d,), self.dtype) for _ in range(2)]
+            res = _core.phase_retrieval_power_gradient(
+                _device.describe(self.A, "A"), _device.describe(self.y, "y"), _device.describe(mu, "mu"),
+                None if rows is None else _device.describe(rows, "rows"), *args,
+                _device.describe(outs[0], "direction"), _device.describe(outs[1], "gradient"))
+            return PowerGradient(outs[0], outs[1], *res[2:])
         mu = self._mu(mu, allow_batch=False)
         if rows is not None:
             rows = np.asarray(rows)
@@ -139,15 +186,12 @@ class PhaseRetrieval:
             if rows.dtype.kind not in "iu":
                 raise TypeError(f"rows: expected integer row indices, got dtype {rows.dtype}")
             rows = np.ascontiguousarray(rows, dtype=np.int64)
-        out = _core.phase_retrieval_power_gradient(
-            self.A, self.y, mu, rows, integer(num_samples, "num_samples", 1, 2**31),
-            positive(sigma, "sigma"), nonnegative(power, "power"), check_seed(seed), counter32(trial, "trial"),
-            counter32(step, "step"))
-        return PowerGradient._from_core(out)
+        return PowerGradient._from_core(_core.phase_retrieval_power_gradient(self.A, self.y, mu, rows, *args))
 
     def fitness(self, mu: Any) -> float | np.ndarray:
         """Mean fitness over all n measurements: a float for mu (d,), an (R,) array for mu (R, d)
         (for a batch of instances, point r on instance r)."""
+        self._require_host("fitness")
         mu = self._mu(mu, allow_batch=True)
         if self.trials is not None:
             return np.array([_core.phase_retrieval_fitness(self.A[r], self.y[r], mu[r])[0] for r in range(self.trials)])
@@ -167,6 +211,7 @@ class PhaseRetrieval:
     def random_start(self, trials: int, seed: int = 0) -> np.ndarray:
         """The protocol's starting points, (R, d): mu_0 = u sqrt(mean(y)), u uniform on the unit sphere
         (from Stream.START, trial r), mean(y) of trial r's instance."""
+        self._require_host("random_start")
         R = integer(trials, "trials", 1)
         if self.trials is not None and R != self.trials:
             raise ValueError(f"trials: expected {self.trials} (the batch's instances), got {R}")
@@ -178,6 +223,9 @@ class PhaseRetrieval:
         return out.astype(self.dtype)
 
     def _runner_problem(self) -> dict:
+        if self._device:
+            return {"kind": 0, "batched": self.trials is not None, "A": _device.describe(self.A, "A"),
+                    "y": _device.describe(self.y, "y"), "x_true": self.x_true, "owners": (self.A, self.y)}
         return {"kind": 0, "batched": self.trials is not None, "A": self.A, "y": self.y, "x_true": self.x_true}
 
     def __repr__(self) -> str:

@@ -1,0 +1,101 @@
+"""GPU benchmark: the fused phase-retrieval estimator on CUDA against PyTorch eager and torch.compile.
+
+The same computation as bench/power_gradient.py (draw the K x d noise, W = mu + sigma eps, reduce the
+n x K pairs to the direction), float32, at the foundation issue's shapes. Reported per shape: median
+time (CUDA events after warm-up), GFLOP/s (2 n d K + 2 n d), the memory floor (A read once at the
+measured device-to-device copy bandwidth) and the compute floor (the FLOPs at the measured SGEMM
+rate), the fraction of the larger floor reached, and ratios. Results: bench/results/cuda_power_gradient_<gpu>.{json,md}.
+
+Run on a machine with a CUDA GPU: python bench/cuda_power_gradient.py
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _common import environment, markdown_table, write_results  # noqa: E402
+
+SHAPES = [(400, 100, 10), (4096, 1024, 32), (8192, 2048, 32), (4096, 1024, 256)]
+SIGMA, POWER = 0.1, 1.0
+
+
+def cuda_median(torch, fn, reps: int = 50) -> float:
+    """Median seconds of fn() by CUDA events, after warm-up."""
+    for _ in range(5):
+        fn()
+    torch.cuda.synchronize()
+    times = []
+    for _ in range(reps):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        fn()
+        end.record()
+        end.synchronize()
+        times.append(start.elapsed_time(end) / 1e3)
+    return float(np.median(times))
+
+
+def main() -> None:
+    import torch
+
+    import homotopt
+    from homotopt.problems import PhaseRetrieval
+
+    if not torch.cuda.is_available() or homotopt._core.cuda_device_count() == 0:
+        raise SystemExit("bench/cuda_power_gradient.py: needs a CUDA GPU and a CUDA build of homotopt")
+    dev = torch.device("cuda")
+    name = torch.cuda.get_device_name()
+    big = torch.empty(1 << 28, dtype=torch.float32, device=dev)
+    copy_bw = 2 * big.numel() * 4 / cuda_median(torch, lambda: big.clone(), reps=20)
+    a, b = torch.randn(8192, 8192, device=dev), torch.randn(8192, 8192, device=dev)
+    sgemm = 2 * 8192**3 / cuda_median(torch, lambda: a @ b, reps=10)
+    del big, a, b
+
+    def torch_estimator(A, y, mu, K, gen):
+        W = mu + SIGMA * torch.randn((K, A.shape[1]), generator=gen, device=dev)
+        Z = A @ W.T
+        R = Z * Z - y[:, None]
+        a_ = (-POWER) * (R * R).double()
+        w = torch.exp(a_ - a_.max())
+        c = (w * (-4.0 * R * Z)).sum(dim=1).float()
+        return (A.T @ c) / w.sum()
+
+    compiled = torch.compile(torch_estimator)
+    rows, records = [], []
+    for n, d, K in SHAPES:
+        host = PhaseRetrieval.random(d, n, seed=0, dtype=np.float32)
+        A, y = torch.from_numpy(host.A).to(dev), torch.from_numpy(host.y).to(dev)
+        problem = PhaseRetrieval(A, y)
+        mu = torch.from_numpy(host.x_true.astype(np.float32) * 0.5).to(dev)
+        gen = torch.Generator(device=dev).manual_seed(0)
+        times = {"homotopt": cuda_median(torch, lambda: problem.power_gradient(mu, sigma=SIGMA, power=POWER,
+                                                                               num_samples=K, seed=1)),
+                 "torch": cuda_median(torch, lambda: torch_estimator(A, y, mu, K, gen)),
+                 "torch.compile": cuda_median(torch, lambda: compiled(A, y, mu, K, gen))}
+        flops = 2 * n * d * K + 2 * n * d
+        floor = max(n * d * 4 / copy_bw, flops / sgemm)
+        rec = {"n": n, "d": d, "K": K, "median_s": times, "gflops": flops / times["homotopt"] / 1e9,
+               "floor_s": floor, "fraction_of_floor": floor / times["homotopt"],
+               "vs_torch": times["torch"] / times["homotopt"], "vs_compile": times["torch.compile"] / times["homotopt"]}
+        records.append(rec)
+        rows.append([f"({n}, {d}, {K})", f"{times['homotopt'] * 1e6:.1f}", f"{times['torch'] * 1e6:.1f}",
+                     f"{times['torch.compile'] * 1e6:.1f}", f"{rec['gflops']:.0f}", f"{floor * 1e6:.1f}",
+                     f"{100 * rec['fraction_of_floor']:.0f}%", f"{rec['vs_torch']:.2f}x", f"{rec['vs_compile']:.2f}x"])
+        print(rows[-1], flush=True)
+    table = markdown_table(["(n, d, K)", "homotopt us", "torch us", "torch.compile us", "GFLOP/s", "floor us",
+                            "of floor", "vs torch", "vs compile"], rows)
+    note = (f"\n{name}; copy bandwidth {copy_bw / 1e9:.0f} GB/s (read + write), SGEMM {sgemm / 1e12:.1f} TFLOP/s, "
+            "both measured here. Floor: max(A read once at the copy bandwidth, the FLOPs at the SGEMM rate).\n")
+    env = environment() | {"gpu": name}
+    device = "cuda-" + "".join(ch if ch.isalnum() else "-" for ch in name.lower()).strip("-")
+    write_results("cuda_power_gradient", device, {"environment": env, "records": records,
+                                                  "copy_bandwidth": copy_bw, "sgemm": sgemm}, table + note)
+    print(table + note)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,112 @@
+"""The CUDA backend against the CPU backend on the same inputs and seeds (skipped without a GPU).
+
+Tolerances: float64 reductions differ from the CPU's only in the order of sums (rounding, ~1e-14
+relative); float32 inputs keep float64 accumulators on both backends, so the CUDA results carry only
+the float32 rounding of the output (and, for the fused estimator, of z = a . w).
+"""
+
+import numpy as np
+import pytest
+
+import homotopt
+from homotopt import reference
+from homotopt.problems import PhaseRetrieval
+
+pytestmark = pytest.mark.cuda
+torch = pytest.importorskip("torch")
+
+
+def cuda(x):
+    return torch.from_numpy(np.ascontiguousarray(x)).cuda()
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape", [(1, None, 1), (5, 7, 3), (31, 33, 65), (8, 16, 100), (3, 1, 2**20 + 3)])
+def test_power_gradient_cuda_equals_cpu(rng, dtype, shape):
+    K, J, d = shape
+    vshape = (K,) if J is None else (K, J)
+    values = (rng.standard_normal(vshape) * 30).astype(dtype)
+    grads = rng.standard_normal(vshape + (d,)).astype(dtype)
+    cpu = homotopt.power_gradient(values, grads, 2.0)
+    gpu = homotopt.power_gradient(cuda(values), cuda(grads), 2.0)
+    tol = 1e-12 if dtype == np.float64 else 2e-7
+    np.testing.assert_allclose(gpu.direction.cpu().numpy(), cpu.direction, rtol=0, atol=tol * np.abs(cpu.direction).max())
+    assert gpu.log_scale == pytest.approx(cpu.log_scale, rel=1e-12, abs=1e-12)
+    assert (gpu.count, gpu.omitted) == (cpu.count, cpu.omitted)
+
+
+def test_power_gradient_cuda_adversarial(rng):
+    values = rng.standard_normal((6, 9)) * 1e6
+    values[1, 2] = -np.inf
+    grads = rng.standard_normal((6, 9, 4))
+    grads[1, 2] = np.nan  # never read: weight exactly 0
+    cpu = homotopt.power_gradient(values, grads, 1.0)
+    gpu = homotopt.power_gradient(cuda(values), cuda(grads), 1.0)
+    np.testing.assert_allclose(gpu.direction.cpu().numpy(), cpu.direction, rtol=1e-12)
+    values[3, 3] = np.nan
+    with pytest.raises(ValueError, match=r"\(k, j\) = \(3, 3\)"):
+        homotopt.power_gradient(cuda(values), cuda(grads), 1.0)
+    omit = homotopt.power_gradient(cuda(values), cuda(grads), 1.0, nan_policy="omit")
+    np.testing.assert_allclose(omit.direction.cpu().numpy(),
+                               homotopt.power_gradient(values, grads, 1.0, nan_policy="omit").direction, rtol=1e-12)
+    grads[0, 0, 1] = np.inf
+    with pytest.raises(ValueError, match="grads: non-finite gradient"):
+        homotopt.power_gradient(cuda(np.nan_to_num(values, nan=0.0)), cuda(grads), 1.0)
+
+
+def test_power_state_chunks_on_the_gpu(rng):
+    values, grads = rng.standard_normal((20, 4)), rng.standard_normal((20, 4, 5))
+    state = homotopt.PowerState(5)
+    for i in range(0, 20, 6):
+        state.update(cuda(values[i:i + 6]), cuda(grads[i:i + 6]), 3.0)
+    np.testing.assert_allclose(state.result().direction, homotopt.power_gradient(values, grads, 3.0).direction,
+                               rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("d,n,K,J", [(1, 1, 1, None), (100, 400, 10, None), (37, 50, 5, 77), (1024, 4096, 32, None)])
+def test_fused_estimator_cuda_equals_cpu(dtype, d, n, K, J):
+    host = PhaseRetrieval.random(d, n, seed=1, dtype=dtype)
+    gpu = PhaseRetrieval(cuda(host.A), cuda(host.y))
+    mu = np.random.default_rng(0).standard_normal(d).astype(dtype)
+    rows = None if J is None else np.random.default_rng(1).integers(0, n, J)
+    kw = dict(sigma=0.3, power=1.0, num_samples=K, seed=5, step=3)
+    cpu = host.power_gradient(mu, rows=rows, **kw)
+    res = gpu.power_gradient(cuda(mu), rows=None if rows is None else cuda(rows), **kw)
+    tol = 1e-11 if dtype == np.float64 else 1e-4
+    np.testing.assert_allclose(res.direction.cpu().numpy(), cpu.direction, rtol=0, atol=tol * np.abs(cpu.direction).max())
+
+
+def test_fused_estimator_is_bitwise_reproducible():
+    host = PhaseRetrieval.random(64, 3000, seed=2, dtype=np.float32)
+    gpu = PhaseRetrieval(cuda(host.A), cuda(host.y))
+    mu = cuda(np.ones(64, np.float32))
+    a = gpu.power_gradient(mu, sigma=0.2, power=1.0, num_samples=16, seed=1).direction
+    b = gpu.power_gradient(mu, sigma=0.2, power=1.0, num_samples=16, seed=1).direction
+    assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_runner_cuda_follows_the_cpu_trajectory(dtype):
+    host = PhaseRetrieval.random(20, 60, seed=0, dtype=dtype, trials=8)
+    mu0 = host.random_start(8, seed=1)
+    gpu = PhaseRetrieval(cuda(host.A), cuda(host.y), host.x_true)
+    kw = dict(steps=500, num_samples=8, batch_size=8, power=homotopt.PowerSchedule(0.01, 1e-3, 1.0),
+              sigma=homotopt.SigmaSchedule(0.5, 0.99), lr=homotopt.LearningRate(1.0), eval_every=50, progress=False)
+    cpu_res, gpu_res = homotopt.prog_powerhp(host, mu0, **kw), homotopt.prog_powerhp(gpu, mu0, **kw)
+    # The same noise and rows; sums in another order. Over 500 steps the trajectories stay within
+    # 1e-8 (float64) / 1e-3 (float32) relative: the runner's iterates are rounded to the dtype each step.
+    tol = 1e-8 if dtype == np.float64 else 1e-3
+    np.testing.assert_allclose(gpu_res.final_mu, cpu_res.final_mu, rtol=0, atol=tol * np.abs(cpu_res.final_mu).max())
+    np.testing.assert_array_equal(gpu_res.history.step, cpu_res.history.step)
+    again = homotopt.prog_powerhp(gpu, mu0, **kw)
+    np.testing.assert_array_equal(again.final_mu, gpu_res.final_mu)  # run-to-run bitwise
+
+
+def test_mixed_devices_are_an_error():
+    host = PhaseRetrieval.random(4, 10, seed=0)
+    gpu = PhaseRetrieval(cuda(host.A), cuda(host.y))
+    with pytest.raises(ValueError, match="GPU arrays"):
+        gpu.power_gradient(np.zeros(4), sigma=0.1, power=1.0, num_samples=2, seed=0)
+    with pytest.raises(ValueError, match="rows"):
+        gpu.power_gradient(cuda(np.zeros(4)), sigma=0.1, power=1.0, num_samples=2, seed=0, rows=cuda(np.array([0, 99])))
