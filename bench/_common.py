@@ -117,6 +117,26 @@ def device_name() -> str:
     return f"cpu-{slug}-{os.cpu_count()}cores"
 
 
+def cuda_device_name(index: int = 0) -> str:
+    """A file-name-safe label of a CUDA device, e.g. cuda-nvidia-h100-80gb-hbm3 (needs torch with CUDA)."""
+    import torch
+
+    slug = re.sub(r"[^a-z0-9]+", "-", torch.cuda.get_device_name(index).lower()).strip("-")
+    return f"cuda-{slug}"
+
+
+def cuda_environment(index: int = 0) -> dict:
+    """environment() with the GPU as the device: its name, compute capability, memory and CUDA versions."""
+    import torch
+
+    env = environment()
+    props = torch.cuda.get_device_properties(index)
+    env.update({"device": props.name, "host_cpu": cpu_model(), "gpu_capability": f"{props.major}.{props.minor}",
+                "gpu_memory_gib": round(props.total_memory / 2**30, 1), "gpu_multiprocessors": props.multi_processor_count,
+                "torch_cuda": torch.version.cuda})
+    return env
+
+
 def git_commit() -> str:
     try:
         return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
@@ -151,7 +171,9 @@ def write_results(name: str, device: str, payload: dict, table_md: str) -> tuple
     """Writes results/<name>_<device>.json and .md; returns both paths."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     env = payload["environment"]
-    header = (f"# {name} on {env['device']} ({env['cpu_count']} cores)\n\n"
+    where = (f"compute capability {env['gpu_capability']}, {env['gpu_memory_gib']} GiB, CUDA {env['torch_cuda']}"
+             if "gpu_capability" in env else f"{env['cpu_count']} cores")
+    header = (f"# {name} on {env['device']} ({where})\n\n"
               f"{env['date']}, commit {env['commit']}, homotopt {env['homotopt']}, numpy {env['numpy']}, "
               f"torch {env['torch']}, Python {env['python']}.\n\n")
     jpath = RESULTS / f"{name}_{device}.json"

@@ -36,6 +36,8 @@ PairShape check_power_inputs(const ArrayView& values, const ArrayView& grads, do
 void reduce_power(const ArrayView& values, const ArrayView& grads, const PairShape& shape, double power,
                   NanPolicy policy, PowerState::Parts& parts, double* u);
 void check_result_output(const ArrayView& out, std::int64_t d, const char* name);
+// The error of nan_policy = raise for grads[tensor][element] = value (every backend raises this one).
+[[noreturn]] void o2nc_raise_nonfinite(std::size_t tensor, std::int64_t element, double value);
 }  // namespace dispatch
 
 namespace cpu {
@@ -75,6 +77,13 @@ void phase_retrieval_reduce(const ArrayView& A, const ArrayView& y, const ArrayV
 void copy_to_device(const ArrayView& dst, const void* src, std::size_t bytes);
 void random_fill(const ArrayView& out, Distribution distribution, const RandomKey& key,
                  std::uint64_t offset);
+// O2NC on checked tensors of CUDA device `device` (cuda/o2nc.cu). o2nc_update_device enqueues the step
+// on options.stream with seed and step from `state` (device memory) and returns at once, unless
+// nan_policy = raise; o2nc_update runs it on a temporary state and synchronizes to return the result.
+void o2nc_update_device(const std::vector<O2ncTensor>& tensors, const std::vector<O2ncGroup>& groups,
+                        const O2ncOptions& options, O2ncDeviceState* state, int device);
+O2ncResult o2nc_update(const std::vector<O2ncTensor>& tensors, const std::vector<O2ncGroup>& groups,
+                       const O2ncOptions& options, int device);
 }  // namespace cuda
 #endif
 

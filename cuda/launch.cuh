@@ -10,10 +10,12 @@
 #define HOMOTOPT_CUDA_CHECK(expr)                                                                  \
   do {                                                                                             \
     const cudaError_t homotopt_err_ = (expr);                                                      \
-    if (homotopt_err_ != cudaSuccess)                                                              \
+    if (homotopt_err_ != cudaSuccess) {                                                            \
+      cudaGetLastError(); /* clear it, or the next launch's check would report it again */         \
       throw ::homotopt::CudaError(::homotopt::detail::concat(#expr, " failed: ",                   \
                                                              cudaGetErrorString(homotopt_err_),   \
                                                              " (", __FILE__, ":", __LINE__, ")")); \
+    }                                                                                              \
   } while (0)
 
 namespace homotopt::cuda {

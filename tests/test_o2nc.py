@@ -6,7 +6,7 @@ import pytest
 from scipy import stats
 
 import homotopt
-from homotopt import _core, reference
+from homotopt import reference
 from homotopt.random import Stream
 
 SIZES = [(1,), (3,), (1000003,), (17, 5), (2, 3, 4, 5, 2)]  # odd sizes; 5-D like a Conv3d weight
@@ -230,14 +230,6 @@ def test_shared_and_read_only_grads_are_fine(rng):
     D = [np.zeros(6), np.zeros(6)]
     homotopt.o2nc_update(x, [g, g], D, lr=0.1, beta=0.9, s=1.0, seed=0, step=0)
     np.testing.assert_array_equal(D[0], D[1])
-
-
-def test_cuda_pointers_are_refused_before_any_access():
-    # Pointers that would crash if read: the CUDA check comes before the finiteness pass.
-    with pytest.raises(ValueError, match="o2nc_update: (CUDA arrays are not supported by this operation yet|"
-                                         "homotopt was built without CUDA)"):
-        _core.o2nc_update_pointers([16], [4096], [65536], [4], [0], 1, 0, [(1, 0.1, 0.9, 0.0, 0.0, False)], 0, 0, 0,
-                                   None, True, 0)
 
 
 # ---- the NumPy optimizer -------------------------------------------------------------------------------------

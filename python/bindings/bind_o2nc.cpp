@@ -1,6 +1,7 @@
 // Bindings of o2nc.hpp: the fused update over lists of NumPy arrays, the same over raw data pointers
 // (homotopt.torch reaches tensor memory through data_ptr(), which costs ~0.1 us a tensor where
-// .numpy() or DLPack cost 1.5 to 4 us), and the step scale s.
+// .numpy() or DLPack cost 1.5 to 4 us), the CUDA path with its state in device memory, the step scale
+// s, and the test hook that runs the CUDA schedule on the CPU.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -87,6 +88,27 @@ std::vector<ArrayView> views_of(const std::vector<std::uintptr_t>& pointers, con
 
 py::tuple result_tuple(const O2ncResult& r) { return py::make_tuple(r.scale, r.found_inf); }
 
+// The device state as six int64 words (what a torch.int64 tensor of shape (6,) holds), and back.
+std::vector<std::int64_t> words_of(const O2ncDeviceState& state) {
+  std::vector<std::int64_t> words(6);
+  std::memcpy(words.data(), &state, sizeof state);
+  return words;
+}
+
+py::dict fields_of(const std::vector<std::int64_t>& words) {
+  HOMOTOPT_CHECK(words.size() == 6, "state: expected 6 int64 words, got ", words.size());
+  O2ncDeviceState s;
+  std::memcpy(&s, words.data(), sizeof s);
+  py::dict d;
+  d["seed"] = s.seed;
+  d["step"] = s.step;
+  d["found_inf"] = s.found_inf != 0;
+  d["scale"] = s.scale;
+  d["first_nonfinite"] = s.first_nonfinite == O2ncDeviceState::kNone ? py::object(py::none())
+                                                                      : py::object(py::int_(s.first_nonfinite));
+  return d;
+}
+
 }  // namespace
 
 void bind_o2nc(py::module_& m) {
@@ -118,7 +140,7 @@ void bind_o2nc(py::module_& m) {
          const std::vector<std::uintptr_t>& buffers, const std::vector<std::int64_t>& numels,
          const std::vector<int>& dtypes, int device_type, int device_index, const std::vector<GroupTuple>& groups,
          int scaling, std::uint64_t seed, std::uint32_t step, std::optional<double> scale, bool check_finite,
-         int nan_policy) {
+         int nan_policy, std::uintptr_t stream) {
         HOMOTOPT_CHECK(device_type == 0 || device_type == 1, "device_type: expected 0 (cpu) or 1 (cuda), got ",
                        device_type);
         const Device device{static_cast<DeviceType>(device_type), device_index};
@@ -126,7 +148,8 @@ void bind_o2nc(py::module_& m) {
         const std::vector<ArrayView> g = views_of(grads, numels, dtypes, device, "grads");
         const std::vector<ArrayView> D = views_of(buffers, numels, dtypes, device, "buffers");
         const std::vector<O2ncGroup> gr = groups_of(groups);
-        const O2ncOptions o = options_of(scaling, seed, step, scale, check_finite, nan_policy);
+        O2ncOptions o = options_of(scaling, seed, step, scale, check_finite, nan_policy);
+        o.stream = stream;
         O2ncResult r;
         {
           py::gil_scoped_release release;
@@ -136,7 +159,57 @@ void bind_o2nc(py::module_& m) {
       },
       py::arg("params"), py::arg("grads"), py::arg("buffers"), py::arg("numels"), py::arg("dtypes"),
       py::arg("device_type"), py::arg("device_index"), py::arg("groups"), py::arg("scaling"), py::arg("seed"),
-      py::arg("step"), py::arg("scale"), py::arg("check_finite"), py::arg("nan_policy"));
+      py::arg("step"), py::arg("scale"), py::arg("check_finite"), py::arg("nan_policy"), py::arg("stream") = 0);
+
+  // The CUDA path of homotopt.torch: seed and step in the device state at `state` (six int64 words on
+  // the params' device), enqueued on `stream`; returns at once (nan_policy=raise excepted).
+  m.def(
+      "o2nc_update_device_pointers",
+      [](const std::vector<std::uintptr_t>& params, const std::vector<std::uintptr_t>& grads,
+         const std::vector<std::uintptr_t>& buffers, const std::vector<std::int64_t>& numels,
+         const std::vector<int>& dtypes, int device_index, const std::vector<GroupTuple>& groups, int scaling,
+         std::optional<double> scale, bool check_finite, int nan_policy, std::uintptr_t state, std::uintptr_t stream) {
+        const Device device{DeviceType::cuda, device_index};
+        const std::vector<ArrayView> x = views_of(params, numels, dtypes, device, "params");
+        const std::vector<ArrayView> g = views_of(grads, numels, dtypes, device, "grads");
+        const std::vector<ArrayView> D = views_of(buffers, numels, dtypes, device, "buffers");
+        const std::vector<O2ncGroup> gr = groups_of(groups);
+        O2ncOptions o = options_of(scaling, 0, 0, scale, check_finite, nan_policy);
+        o.stream = stream;
+        const ArrayView s = make_view(reinterpret_cast<std::int64_t*>(state), {6}, device);
+        {
+          py::gil_scoped_release release;
+          o2nc_update_device(x, g, D, gr, o, s);
+        }
+      },
+      py::arg("params"), py::arg("grads"), py::arg("buffers"), py::arg("numels"), py::arg("dtypes"),
+      py::arg("device_index"), py::arg("groups"), py::arg("scaling"), py::arg("scale"), py::arg("check_finite"),
+      py::arg("nan_policy"), py::arg("state"), py::arg("stream"));
+
+  m.def(
+      "o2nc_device_state", [](std::uint64_t seed, std::uint32_t step) { return words_of(o2nc_device_state(seed, step)); },
+      py::arg("seed"), py::arg("step"), "A fresh O2ncDeviceState for (seed, step) as six int64 words.");
+  m.def("o2nc_device_state_fields", &fields_of, py::arg("words"),
+        "The fields of an O2ncDeviceState given as six int64 words: seed, step, found_inf, scale, first_nonfinite.");
+
+  // Test hook (o2nc.hpp, detail::o2nc_cuda_schedule_on_cpu): the CUDA schedule, run on NumPy arrays.
+  m.def(
+      "_o2nc_cuda_schedule_on_cpu",
+      [](const py::sequence& params, const py::sequence& grads, const py::sequence& buffers,
+         const std::vector<GroupTuple>& groups, double scale, bool check_finite, int max_slots, int max_groups) {
+        const std::vector<ArrayView> x = views_of(params, "params");
+        const std::vector<ArrayView> g = views_of(grads, "grads");
+        const std::vector<ArrayView> D = views_of(buffers, "buffers");
+        O2ncOptions o = options_of(0, 0, 0, scale, check_finite, 0);
+        detail::O2ncScheduleRun r;
+        {
+          py::gil_scoped_release release;
+          r = detail::o2nc_cuda_schedule_on_cpu(x, g, D, groups_of(groups), o, max_slots, max_groups);
+        }
+        return py::make_tuple(r.first_nonfinite, r.launches);
+      },
+      py::arg("params"), py::arg("grads"), py::arg("buffers"), py::arg("groups"), py::arg("scale"),
+      py::arg("check_finite"), py::arg("max_slots"), py::arg("max_groups"));
 
   m.def(
       "o2nc_scale",

@@ -6,6 +6,12 @@ the seed and the step counter are saved); LR schedulers (they set ``group["lr"]`
 native call over every parameter of every group, on the tensors' own memory (their data pointers:
 no copy, no DLPack round trip), with one s shared by all of them.
 
+On CUDA parameters the step runs the CUDA kernel on the current torch stream, with the seed, the
+step counter and the last step's s and found_inf in a small device tensor owned by the optimizer: a
+step never waits for the GPU, and it can be captured in a CUDA graph (``torch.cuda.graph``) whose
+replays draw a fresh s each step and skip steps with non-finite gradients, all on the device.
+Reading ``step_count``, ``last_s`` or ``found_inf`` (or ``state_dict()``) then waits for the GPU.
+
 Importing this module imports torch; ``import homotopt`` does not.
 """
 
@@ -50,8 +56,8 @@ class ExpO2NC(torch.optim.Optimizer):
     lr_o2nc = lr_sgd / momentum, beta = momentum.
 
     Args:
-        params: an iterable of tensors or of param-group dicts (float32 or float64, on the CPU;
-            CUDA tensors raise until the CUDA backend has the kernel).
+        params: an iterable of tensors or of param-group dicts (float32 or float64, all on the CPU or
+            all on one CUDA device).
         lr: eta >= 0. beta: discount in (0, 1]. mu: regularizer >= 0 (shrinks D).
         weight_decay: >= 0 (shrinks x; the same as torch SGD's weight_decay). maximize: ascend.
             These five may differ between param groups.
@@ -65,6 +71,12 @@ class ExpO2NC(torch.optim.Optimizer):
 
     Parameters whose grad is None are skipped. Sparse gradients and dtypes other than float32 and
     float64 raise TypeError.
+
+    CUDA graphs: create the optimizer (or run one eager step) with the parameters on their device
+    before capturing ``step()``; hyper-parameters are read when the graph is captured (an lr
+    schedule needs a new capture), and ``nan_policy="raise"`` cannot be captured (it reads the
+    result on the host). ``load_state_dict`` writes the seed and the step counter in place, so a
+    captured graph sees them, but torch replaces the buffers D: capture again after loading.
     """
 
     def __init__(self, params: Iterable[Any], lr: float = 1e-3, beta: float = 0.9, mu: float = 0.0,
@@ -74,13 +86,81 @@ class ExpO2NC(torch.optim.Optimizer):
         self._scaling = scaling_code(scaling)
         self._nan_policy = nan_policy_code(nan_policy)
         self.scaling, self.nan_policy, self.check_finite = scaling, nan_policy, bool(check_finite)
-        self.seed = check_seed(torch.initial_seed() if seed is None else seed)
-        self.step_count = 0
-        self.last_s: float | None = None
-        self.found_inf = False
+        # On the host for CPU parameters; for CUDA ones, _device_state (six int64 words on the device,
+        # O2ncDeviceState of o2nc.hpp) holds seed, step, s and found_inf, and these are not used.
+        self._seed = check_seed(torch.initial_seed() if seed is None else seed)
+        self._step = 0
+        self._last_s: float | None = None
+        self._found_inf = False
+        self._device_state: torch.Tensor | None = None
+        self._stepped = False
         self._entries: dict[int, list] = {}
         defaults = dict(lr=lr, beta=beta, mu=mu, weight_decay=weight_decay, maximize=maximize)
         super().__init__(params, defaults)
+        first = next((p for g in self.param_groups for p in g["params"]), None)
+        if first is not None and first.device.type == "cuda":
+            self._cuda_state(first.device)  # now, so that step() can be captured without a warm-up
+
+    # ---- seed, step counter and the last step's results, on the host or on the device ----
+    def _device_fields(self) -> dict:
+        return _core.o2nc_device_state_fields(self._device_state.tolist())  # waits for the GPU
+
+    def _write_device_state(self, seed: int, step: int) -> None:
+        if torch.cuda.is_current_stream_capturing():
+            raise RuntimeError("ExpO2NC: the seed and step counter cannot be set during CUDA graph capture")
+        words = torch.tensor(_core.o2nc_device_state(seed, step), dtype=torch.int64)
+        self._device_state.copy_(words)  # in place: a captured graph keeps reading this tensor
+
+    def _cuda_state(self, device: torch.device) -> torch.Tensor:
+        """The device state on `device`, made (from the host counter or another device's state) if needed."""
+        state = self._device_state
+        if state is not None and state.device == device:
+            return state
+        if torch.cuda.is_current_stream_capturing():
+            raise RuntimeError(f"ExpO2NC: the step counter is not on {device} yet; create the optimizer (or run "
+                               "one step()) with the parameters on that device before capturing a CUDA graph")
+        seed, step = self.seed, self.step_count
+        self._device_state = torch.tensor(_core.o2nc_device_state(seed, step), dtype=torch.int64, device=device)
+        return self._device_state
+
+    @property
+    def seed(self) -> int:
+        return self._seed
+
+    @seed.setter
+    def seed(self, value: int) -> None:
+        self._seed = check_seed(value)
+        if self._device_state is not None:
+            self._write_device_state(self._seed, self.step_count)
+
+    @property
+    def step_count(self) -> int:
+        """Applied steps so far (a skipped step does not count); on CUDA, reading it waits for the GPU."""
+        if self._device_state is not None:
+            return int(self._device_fields()["step"])
+        return self._step
+
+    @step_count.setter
+    def step_count(self, value: int) -> None:
+        value = counter32(value, "step")
+        if self._device_state is not None:
+            self._write_device_state(self._seed, value)
+        else:
+            self._step = value
+
+    @property
+    def last_s(self) -> float | None:
+        """The s of the last step (None before the first); on CUDA, reading it waits for the GPU."""
+        if self._device_state is not None:
+            return float(self._device_fields()["scale"]) if self._stepped else None
+        return self._last_s
+
+    @property
+    def found_inf(self) -> bool:
+        """Whether the last step was skipped for a non-finite gradient; on CUDA, reading it waits for the GPU."""
+        if self._device_state is not None:
+            return bool(self._device_fields()["found_inf"]) if self._stepped else False
+        return self._found_inf
 
     def add_param_group(self, param_group: dict) -> None:
         merged = {**self.defaults, **param_group}
@@ -165,15 +245,26 @@ class ExpO2NC(torch.optim.Optimizer):
         if device is None:
             return loss  # no gradients at all
         if device.type not in _DEVICES:
-            raise ValueError(f"params: expected tensors on the CPU (or CUDA, once homotopt has the kernel), "
-                             f"got {device}")
+            raise ValueError(f"params: expected tensors on the CPU or a CUDA device, got {device}")
+        if device.type == "cuda":
+            # Enqueued on the current stream; nothing here waits for the GPU (the grad copies in `keep`
+            # go back to torch's caching allocator, which reuses them only for later work on this stream).
+            state = self._cuda_state(device)
+            _core.o2nc_update_device_pointers(
+                xs, gs, ds, numels, dtypes, device.index, groups, self._scaling, None, self.check_finite,
+                self._nan_policy, state.data_ptr(), torch.cuda.current_stream(device).cuda_stream)
+            self._stepped = True
+            return loss
+        if self._device_state is not None:  # the parameters came back from CUDA: the counter too
+            fields = self._device_fields()
+            self._step, self._device_state = int(fields["step"]), None
         s, found_inf = _core.o2nc_update_pointers(
             xs, gs, ds, numels, dtypes, _DEVICES[device.type], device.index or 0, groups, self._scaling,
-            self.seed, counter32(self.step_count, "step"), None, self.check_finite, self._nan_policy)
+            self._seed, counter32(self._step, "step"), None, self.check_finite, self._nan_policy)
         del keep  # the grad copies lived through the call
-        self.last_s, self.found_inf = s, found_inf
+        self._last_s, self._found_inf = s, found_inf
         if not found_inf:
-            self.step_count += 1
+            self._step += 1
         return loss
 
     def state_dict(self) -> dict:
@@ -192,7 +283,8 @@ class ExpO2NC(torch.optim.Optimizer):
         scaling, nan_policy = scaling_code(extra["scaling"]), nan_policy_code(extra["nan_policy"])
         rest = {k: v for k, v in state_dict.items() if k != "o2nc"}
         super().load_state_dict(rest)
-        self.seed, self.step_count = seed, step
+        self._seed = seed
+        self.step_count = step  # on the device, in place, when the state lives there
         self._scaling, self._nan_policy = scaling, nan_policy
         self.scaling, self.nan_policy = extra["scaling"], extra["nan_policy"]
         self.check_finite = bool(extra["check_finite"])

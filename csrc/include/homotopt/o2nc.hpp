@@ -105,6 +105,7 @@ struct O2ncOptions {
   std::optional<double> scale;  // an explicit s >= 0 (tests, or the caller's own draw) instead of Philox
   bool check_finite = true;     // read every gradient first (24 instead of 20 bytes per float32 element)
   O2ncNanPolicy nan_policy = O2ncNanPolicy::skip;
+  std::uintptr_t stream = 0;    // CUDA arrays: the cudaStream_t to run on (0: the legacy default stream)
 };
 
 struct O2ncResult {
@@ -122,5 +123,63 @@ HOMOTOPT_API O2ncResult o2nc_update(const std::vector<ArrayView>& params, const 
 HOMOTOPT_API O2ncResult o2nc_update(const std::vector<ArrayView>& params, const std::vector<ArrayView>& grads,
                                     const std::vector<ArrayView>& buffers, const O2ncHyper& hyper,
                                     const O2ncOptions& options);
+
+// ---- CUDA: the step's scalars in device memory --------------------------------------------------------
+// o2nc_update above answers on the host, so on CUDA arrays it synchronizes its stream (to return s and
+// found_inf). o2nc_update_device never does (except with nan_policy = raise, which must read the result
+// to raise): seed and step are read from this state in device memory, s is drawn inside the kernel, and
+// after an applied step the kernel itself advances `step`, so a captured CUDA graph replays step after
+// step correctly. Its results (found_inf, scale, first_nonfinite) describe the last call and may be
+// read lazily, e.g. when the host needs them anyway. As an array: int64, shape (6,), writable, on the
+// params' CUDA device, used by one stream at a time; seed and step set by the caller
+// (o2nc_device_state), the rest as initialized there. Six zero words are a valid state: seed 0, step 0.
+struct O2ncDeviceState {
+  static constexpr std::uint64_t kNone = ~std::uint64_t{0};
+  std::uint64_t seed = 0;
+  std::uint32_t step = 0;                    // advanced by one on the device by each applied step (mod 2^32)
+  std::uint32_t found_inf = 0;               // result: 1 when the last call was skipped
+  double scale = 0.0;                        // result: the s of the last call (drawn or given)
+  std::uint64_t first_nonfinite = kNone;     // result: position of its first non-finite gradient in
+                                             // the concatenated grads, or kNone
+  std::uint64_t pending_nonfinite = 0;       // scratch of the finiteness pass: ~position of the first
+                                             // non-finite gradient seen (atomicMax), 0 between calls
+  std::uint32_t blocks_done = 0;             // scratch of the update's last block: 0 between calls
+  std::uint32_t reserved = 0;
+};
+static_assert(sizeof(O2ncDeviceState) == 48, "O2ncDeviceState is viewed as six int64 words");
+
+// A fresh state for (seed, step), to copy into device memory.
+inline O2ncDeviceState o2nc_device_state(std::uint64_t seed, std::uint32_t step) {
+  O2ncDeviceState s;
+  s.seed = seed;
+  s.step = step;
+  return s;
+}
+
+// The update of o2nc_update on CUDA arrays with seed and step from `state` (options.seed and
+// options.step are not used; options.scale, if given, replaces the draw), enqueued on options.stream.
+// Every check of o2nc_update runs on the host first; a non-finite gradient (check_finite) skips the
+// step on the device, or, with nan_policy = raise, makes this call synchronize and throw homotopt::Error
+// (refused under CUDA graph capture, where nothing may synchronize).
+HOMOTOPT_API void o2nc_update_device(const std::vector<ArrayView>& params, const std::vector<ArrayView>& grads,
+                                     const std::vector<ArrayView>& buffers, const std::vector<O2ncGroup>& groups,
+                                     const O2ncOptions& options, const ArrayView& state);
+
+namespace detail {
+// Test hook for machines without a GPU: checks CPU arrays as o2nc_update does, then runs the CUDA
+// kernel's schedule (launches of at most max_slots tensors and max_groups groups, blocks, threads, packs;
+// cuda/o2nc.cu) serially through the same functions, with s = options.scale (required). Returns the
+// position of the first non-finite gradient in the concatenated grads (check_finite; -1 if none, and
+// then nothing is written) and the number of update launches the plan makes.
+struct O2ncScheduleRun {
+  std::int64_t first_nonfinite = -1;
+  std::int64_t launches = 0;
+};
+HOMOTOPT_API O2ncScheduleRun o2nc_cuda_schedule_on_cpu(const std::vector<ArrayView>& params,
+                                                       const std::vector<ArrayView>& grads,
+                                                       const std::vector<ArrayView>& buffers,
+                                                       const std::vector<O2ncGroup>& groups,
+                                                       const O2ncOptions& options, int max_slots, int max_groups);
+}  // namespace detail
 
 }  // namespace homotopt
