@@ -77,7 +77,8 @@ def task(*, d: int, n: int, method: str, seed: int = 0, trials: int = 100, steps
     t0 = time.perf_counter()
     res = _run_method(method, problem, problem.random_start(trials, seed=seed + 1), p, steps or p["steps"], seed, False)
     return {"success M<=1e-3": res.success_rate(1e-3), "success M<=1e-2": res.success_rate(1e-2),
-            "median M": float(np.median(res.best_metric)), "wall s": time.perf_counter() - t0}
+            "mean M": float(np.mean(res.best_metric)), "median M": float(np.median(res.best_metric)),
+            "wall s": time.perf_counter() - t0}
 
 
 def run(opts: Options) -> Report:
@@ -95,10 +96,10 @@ def run(opts: Options) -> Report:
                 wall = time.perf_counter() - t0
                 M = res.best_metric
                 study = STUDY.get((d, n))
-                ref = "" if study is None or method not in ("powerhp", "sgd") else study[0 if method == "powerhp" else 1]
+                ref = study[("powerhp", "sgd").index(method)] if study and method in ("powerhp", "sgd") else ""
                 rows.append({"d": d, "n": n, "n/d": n / d, "method": method, "success M<=1e-3": res.success_rate(1e-3),
-                             "success M<=1e-2": res.success_rate(1e-2), "median M": float(np.median(M)),
-                             "study M<=1e-3": ref, "wall s": wall})
+                             "success M<=1e-2": res.success_rate(1e-2), "mean M": float(np.mean(M)),
+                             "median M": float(np.median(M)), "study M<=1e-3": ref, "wall s": wall})
                 data[f"d={d},n={n},{method}"] = {"best_metric": M, "best_step": res.best_step,
                                                  "history_step": res.history.step,
                                                  "history_median_metric": np.median(res.history.metric, axis=1)}
@@ -106,8 +107,8 @@ def run(opts: Options) -> Report:
     settings = {"trials": trials, "seed": opts.seed, "quick": opts.quick,
                 "protocol": {d: {k: (repr(v) if hasattr(v, "values") else v) for k, v in p.items()}
                              for d, p in dims.items()}}
-    report = Report(NAME, ["d", "n", "method", "success M<=1e-3", "success M<=1e-2", "median M", "study M<=1e-3",
-                           "wall s"], rows, data, settings)
+    report = Report(NAME, ["d", "n", "method", "success M<=1e-3", "success M<=1e-2", "mean M", "median M",
+                           "study M<=1e-3", "wall s"], rows, data, settings)
     report.notes.append("Success: best iterate (by validation = mean fitness over all n) with M <= threshold. "
                         "'study': the NumPy reference study of the paper spec (Prog-PowerHP and best-tuned SGD); "
                         "the paper reports 92% against 54% for SGD at d = 100.")
