@@ -95,3 +95,18 @@ def test_sweep_bad_input():
         homotopt.sweep("figure1", {"n": [1]})
     with pytest.raises(ValueError, match="grid"):
         homotopt.sweep("phase-retrieval", {"n": []})
+
+
+def test_relu_tests_point_the_right_way():
+    pytest.importorskip("scipy")
+    from homotopt.experiments import relu
+
+    low, high = np.full(50, 1e-6), np.full(50, 1e-2)
+    # Prog-PowerHP (first argument) lower and more often below the threshold: small p; reversed: large p.
+    assert relu.mann_whitney_less(low, high) < 1e-10 < 0.99 < relu.mann_whitney_less(high, low)
+    assert relu.fisher_more_successes(low, high) < 1e-10 < 0.99 < relu.fisher_more_successes(high, low)
+    # 82 against 69 successes of 100: the one-sided Fisher p-value, by hand from the hypergeometric law.
+    from scipy.stats import hypergeom
+    x = np.r_[np.zeros(82), np.ones(18)]
+    y = np.r_[np.zeros(69), np.ones(31)]
+    assert relu.fisher_more_successes(x, y) == pytest.approx(hypergeom.sf(81, 200, 151, 100), rel=1e-9)
