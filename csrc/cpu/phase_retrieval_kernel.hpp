@@ -189,6 +189,20 @@ void accumulate_block(BlockScratch<T>& b, std::int64_t nr, const PanelRows<T>& W
   }
 }
 
+// Points b's row pointers and y values at minibatch rows [j, min(j + kBlockRows, j1)) (row j is A's
+// row row_of(j)); returns how many.
+template <class T, class RowOf>
+std::int64_t gather_rows(BlockScratch<T>& b, const T* A, const T* y, std::int64_t d, RowOf row_of, std::int64_t j,
+                         std::int64_t j1) {
+  const std::int64_t nr = std::min(kBlockRows, j1 - j);
+  for (std::int64_t r = 0; r < nr; ++r) {
+    const std::int64_t row = row_of(j + r);
+    b.rows[r] = A + row * d;
+    b.y[r] = y[row];
+  }
+  return nr;
+}
+
 // The estimator's contribution of minibatch rows [j0, j1) (row j is A's row row_of(j)) into p, one
 // block of kBlockRows at a time, single-threaded. p.u must have d entries.
 template <class T, class RowOf>
@@ -197,12 +211,7 @@ void reduce_rows(BlockScratch<T>& b, const PanelRows<T>& W, const T* A, const T*
   const std::int64_t d = W.d();
   b.ensure(W.padded_K());
   for (std::int64_t j = j0; j < j1; j += kBlockRows) {
-    const std::int64_t nr = std::min(kBlockRows, j1 - j);
-    for (std::int64_t r = 0; r < nr; ++r) {
-      const std::int64_t row = row_of(j + r);
-      b.rows[r] = A + row * d;
-      b.y[r] = y[row];
-    }
+    const std::int64_t nr = gather_rows(b, A, y, d, row_of, j, j1);
     accumulate_block(b, nr, W, power, p);
   }
 }
@@ -215,12 +224,7 @@ void fitness_rows(BlockScratch<T>& b, const PanelRows<T>& points, const T* A, co
   const std::int64_t d = points.d(), P = points.K(), Pp = points.padded_K();
   b.ensure(Pp);
   for (std::int64_t j = j0; j < j1; j += kBlockRows) {
-    const std::int64_t nr = std::min(kBlockRows, j1 - j);
-    for (std::int64_t r = 0; r < nr; ++r) {
-      const std::int64_t row = row_of(j + r);
-      b.rows[r] = A + row * d;
-      b.y[r] = y[row];
-    }
+    const std::int64_t nr = gather_rows(b, A, y, d, row_of, j, j1);
     for (std::int64_t r = nr; r < kBlockRows; ++r) b.rows[r] = zero_row<T>(d);
     dot_block(b.rows, nr, points, b.z.data());
     for (std::int64_t r = 0; r < nr; ++r)

@@ -130,7 +130,7 @@ def run(opts: Options) -> Report:
             ax.set_yscale("log")
             ax.set_title(f"k = n = {k}", fontsize=9)
             ax.tick_params(axis="x", labelrotation=45, labelsize=7)
-        axes[0].set_ylabel("test loss (best iterate)")
+        axes[0].set_ylabel("test loss of the best iterate (floor 1e-12)")
 
     report.plots = {"test_loss.png": box_plot}
     return report
