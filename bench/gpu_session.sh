@@ -1,17 +1,50 @@
 #!/usr/bin/env bash
 # One call on a GPU machine (the device tool's `run`): build, run the CUDA tests, run the GPU benchmarks,
-# and leave logs and bench/results files under $OUT (default ./gpu_out). Uses the machine's python3 with
-# torch, pybind11 and scikit-build-core (no network): pip install --no-build-isolation.
+# then the whole test suite, each stage under a share of one deadline so the call always returns.
+# Logs and bench/results files come back as one archive, $OUT/gpu_session.tar.gz (default OUT=./gpu_out).
+# Uses the machine's python3 with torch, pybind11 and scikit-build-core (no network):
+# pip install --no-build-isolation.
+#   bench/gpu_session.sh [quick|full] [deadline seconds, default 570]
+#   quick: the CUDA tests and short benchmarks (o2nc --quick, runner --steps 6000); full: all sizes.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+MODE=${1:-full}
+DEADLINE=$((SECONDS + ${2:-570}))
 OUT=${OUT:-gpu_out}
-mkdir -p "$OUT"
-export PYTHONUNBUFFERED=1
-nvidia-smi > "$OUT/nvidia-smi.txt" 2>&1
-python3 -m pip install --no-build-isolation -q . > "$OUT/build.log" 2>&1 || { tail -50 "$OUT/build.log"; exit 1; }
-python3 -c "import homotopt; print(homotopt.build_info(), homotopt._core.cuda_device_count())" | tee "$OUT/info.txt"
-python3 -m pytest -q -m cuda tests 2>&1 | tee "$OUT/cuda_tests.log" | tail -20
-for b in cuda_power_gradient o2nc_cuda cuda_runner; do
-  [ -f "bench/$b.py" ] && timeout 900 python3 "bench/$b.py" 2>&1 | tee "$OUT/$b.log" | tail -15
-done
-cp bench/results/*cuda* "$OUT/" 2>/dev/null || true
+LOGS="$OUT/logs"
+mkdir -p "$LOGS"
+export PYTHONUNBUFFERED=1 CMAKE_BUILD_PARALLEL_LEVEL=$(nproc)
+
+pack() {
+  cp bench/results/*cuda* "$LOGS/" 2>/dev/null
+  tar -czf "$OUT/gpu_session.tar.gz" -C "$OUT" logs && rm -rf "$LOGS"
+}
+trap pack EXIT
+
+# stage NAME LIMIT CMD...: runs CMD under min(LIMIT, time left), log in $LOGS/NAME.log, prints its tail.
+stage() {
+  local name=$1 limit=$2 left=$((DEADLINE - SECONDS)) t0=$SECONDS rc
+  shift 2
+  ((left < limit)) && limit=$left
+  if ((limit < 10)); then echo "== $name: skipped (no time left)"; return 1; fi
+  timeout "$limit" "$@" > "$LOGS/$name.log" 2>&1
+  rc=$?
+  echo "== $name: rc=$rc in $((SECONDS - t0)) s (limit $limit s)"
+  tail -n "${TAIL:-12}" "$LOGS/$name.log" | cut -c1-240
+  return $rc
+}
+
+nvidia-smi > "$LOGS/nvidia-smi.log" 2>&1
+stage build 300 python3 -m pip install --no-build-isolation -v . || exit 1
+stage info 60 python3 -c "import homotopt, torch; print(homotopt.build_info(), homotopt._core.cuda_device_count(), torch.__version__, torch.cuda.get_device_name())"
+stage cuda_tests 240 python3 -m pytest -q -p no:cacheprovider -m cuda --timeout 120 tests
+if [ "$MODE" = quick ]; then
+  stage o2nc_cuda 120 python3 bench/o2nc_cuda.py --quick
+  stage cuda_runner 120 python3 bench/cuda_runner.py --steps 6000
+  stage cuda_power_gradient 180 python3 bench/cuda_power_gradient.py
+else
+  stage cuda_runner 150 python3 bench/cuda_runner.py
+  stage cuda_power_gradient 180 python3 bench/cuda_power_gradient.py
+  stage o2nc_cuda 240 python3 bench/o2nc_cuda.py
+fi
+TAIL=4 stage all_tests 240 python3 -m pytest -q -p no:cacheprovider -x --timeout 120 tests
