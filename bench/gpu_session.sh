@@ -36,8 +36,24 @@ stage() {
 
 nvidia-smi > "$LOGS/nvidia-smi.log" 2>&1
 stage build 300 python3 -m pip install --no-build-isolation -v . || exit 1
+{ env | grep -iE "flags|^ld|cmake" ; so=$(python3 -c "import homotopt._core as c; print(c.__file__)");
+  ldd "$so"; echo "libstdc++ symbols defined in the module: $(nm -C --defined-only "$so" | grep -c 'std::basic_ostream')"; } \
+  > "$LOGS/linkage.log" 2>&1
+grep -E "stdc|symbols|FLAGS" "$LOGS/linkage.log"
 stage info 60 python3 -c "import homotopt, torch; print(homotopt.build_info(), homotopt._core.cuda_device_count(), torch.__version__, torch.cuda.get_device_name())"
-stage cuda_tests 240 python3 -m pytest -q -p no:cacheprovider -m cuda --timeout 120 tests
+# A C++ exception must reach Python as ValueError, with torch (and its own translators) loaded first.
+THROW='import torch, numpy as np, homotopt
+try: homotopt.power_gradient(np.array([np.nan]), np.zeros((1, 2)), 1.0)
+except ValueError as e: print("ValueError:", e)'
+stage exceptions 60 python3 -c "$THROW" ||
+  stage exceptions_bt 120 cuda-gdb -q -batch -ex run -ex bt --args python3 -c "$THROW"
+# xdist: a crashing test takes down one worker, not the session.
+stage cuda_tests 240 python3 -m pytest -q -p no:cacheprovider -m cuda -n 4 -p no:benchmark --timeout 120 tests
+# Where the estimator's time goes: the host side of a small call, the kernel's limits at a large shape.
+TAIL=30 stage estimator_host 60 python3 bench/cuda_estimator_profile.py --n 400 --d 100 --K 10 --host
+TAIL=60 stage estimator_ncu 120 ncu --kernel-name regex:rows_kernel --launch-skip 1 --launch-count 1 \
+  --section SpeedOfLight --section MemoryWorkloadAnalysis --section Occupancy --section WarpStateStats \
+  python3 bench/cuda_estimator_profile.py
 if [ "$MODE" = quick ]; then
   stage o2nc_cuda 120 python3 bench/o2nc_cuda.py --quick
   stage cuda_runner 120 python3 bench/cuda_runner.py --steps 6000
@@ -47,4 +63,4 @@ else
   stage cuda_power_gradient 180 python3 bench/cuda_power_gradient.py
   stage o2nc_cuda 240 python3 bench/o2nc_cuda.py
 fi
-TAIL=4 stage all_tests 240 python3 -m pytest -q -p no:cacheprovider -x --timeout 120 tests
+TAIL=4 stage all_tests 240 python3 -m pytest -q -p no:cacheprovider -n 8 -p no:benchmark --timeout 120 tests

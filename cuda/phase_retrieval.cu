@@ -1,12 +1,18 @@
 // CUDA backend of the fused phase-retrieval estimator (problems/phase_retrieval.hpp):
 //   1. samples: W = mu + sigma eps (K x d) from the same Philox stream as the CPU, one thread per block
 //      of four normals (normal_quad: the CPU's numbers, rounded alike);
-//   2. blocks of 16 minibatch rows: Z = A_rows W^T through shared-memory tiles, then the block's max
-//      of N f, its weights, c_j = sum_k e^{a_jk - m_b} df/dz_jk and u_b = sum_j c_j a_j (A's rows are
-//      read from memory once for Z; the second touch hits L2);
-//   3. one merge of the blocks' (m_b, s_b, u_b) in order.
+//   2. rows_kernel, one block per BM minibatch rows: Z = A_rows W^T for a group of KG samples, each of
+//      the 8 warps over its own 128-byte column tiles, staged through the warp's shared memory (whole
+//      lines loaded, stored transposed and swizzled), an 8 x 4 register tile of z per thread accumulated
+//      in the inputs' dtype as on the CPU, the warps' partial tiles summed by a fixed tree in shared
+//      memory; then per row the online (m, s, c) of the
+//      weights e^{a - m} and c_j = sum_k e^{a_jk - m} df/dz_jk, group after group; then the block's
+//      (m_b, s_b) and u_b = sum_j c_j a_j (A's rows again, from L2);
+//   3. merge_kernel: the blocks' (m_b, s_b, u_b) in a fixed order; the host copies u, m and s (and
+//      the first out-of-range row index, if any) back in one transfer.
 // Deterministic: fixed grids, tree reductions, no float atomics.
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 #include "backend.hpp"
@@ -19,9 +25,9 @@ namespace homotopt::cuda {
 namespace {
 
 constexpr int kThreads = 256;
-constexpr int kRows = 16;   // minibatch rows per block
-constexpr int kTile = 32;   // columns per shared-memory tile
-constexpr int kLanesPerRow = kThreads / kRows;
+constexpr int kWarps = kThreads / 32;
+constexpr int kTileRows = 8;     // rows of z per thread
+constexpr int kTileSamples = 4;  // samples of z per thread
 
 template <class T>
 __global__ void samples_kernel(const T* mu, std::int64_t K, std::int64_t d, double sigma, RandomKey key, T* W) {
@@ -35,163 +41,334 @@ __global__ void samples_kernel(const T* mu, std::int64_t K, std::int64_t d, doub
   }
 }
 
-__global__ void check_kernel(const std::int64_t* rows, std::int64_t J, std::int64_t n, unsigned long long* bad_row) {
-  for (std::int64_t j = blockIdx.x * static_cast<std::int64_t>(kThreads) + threadIdx.x; j < J;
-       j += static_cast<std::int64_t>(gridDim.x) * kThreads)
-    if (rows[j] < 0 || rows[j] >= n) atomicMin(bad_row, static_cast<unsigned long long>(j));
-}
-
 struct BlockState {
   double m, s;
 };
 
-// Block b: rows [16 b, 16 b + 16) of the minibatch. Dynamic shared memory: Z (kRows x K) and the A and
-// W tiles.
+// Four consecutive T in shared memory (16-byte aligned) into registers.
 template <class T>
-__global__ void rows_kernel(const T* A, const T* y, const std::int64_t* rows, std::int64_t J, std::int64_t d,
-                            const T* W, std::int64_t K, double power, BlockState* states, double* partial_u) {
-  extern __shared__ unsigned char smem[];
-  T* z = reinterpret_cast<T*>(smem);              // kRows x K
-  T* a_tile = z + kRows * K;                      // kRows x kTile
-  T* w_tile = a_tile + kRows * kTile;             // kTile(samples) x kTile(columns)
-  __shared__ double reduce[kThreads];
-  __shared__ double c_row[kRows];
-  const std::int64_t j0 = blockIdx.x * static_cast<std::int64_t>(kRows);
-  const int nr = static_cast<int>(J - j0 < kRows ? J - j0 : kRows);
-  auto row_of = [&](int r) { return rows ? rows[j0 + r] : j0 + r; };
+__device__ __forceinline__ void lds4(const T* p, T (&out)[4]) {
+  if constexpr (sizeof(T) == 4) {
+    const float4 v = *reinterpret_cast<const float4*>(p);
+    out[0] = v.x, out[1] = v.y, out[2] = v.z, out[3] = v.w;
+  } else {
+    const double2 v0 = reinterpret_cast<const double2*>(p)[0], v1 = reinterpret_cast<const double2*>(p)[1];
+    out[0] = v0.x, out[1] = v0.y, out[2] = v1.x, out[3] = v1.y;
+  }
+}
 
-  // Z = A_rows W^T, samples in groups of kTile, columns in tiles of kTile.
-  for (std::int64_t k0 = 0; k0 < K; k0 += kTile) {
-    const int kn = static_cast<int>(K - k0 < kTile ? K - k0 : kTile);
-    double acc[kRows * kTile / kThreads] = {};  // this thread's (r, k) outputs: 2 of the 16 x 32
-    for (std::int64_t c0 = 0; c0 < d; c0 += kTile) {
-      __syncthreads();
-      for (int i = threadIdx.x; i < kRows * kTile; i += kThreads) {  // rows x columns
-        const int r = i / kTile, c = i % kTile;
-        a_tile[i] = (r < nr && c0 + c < d) ? A[row_of(r) * d + c0 + c] : T(0);
-      }
-      for (int i = threadIdx.x; i < kTile * kTile; i += kThreads) {  // samples x columns
-        const int k = i / kTile, c = i % kTile;
-        w_tile[i] = (k < kn && c0 + c < d) ? W[(k0 + k) * d + c0 + c] : T(0);
-      }
-      __syncthreads();
-      for (int o = 0; o < kRows * kTile / kThreads; ++o) {
-        const int idx = threadIdx.x + o * kThreads, r = idx / kTile, k = idx % kTile;
-        for (int c = 0; c < kTile; ++c)
-          acc[o] = fma(static_cast<double>(a_tile[r * kTile + c]), static_cast<double>(w_tile[k * kTile + c]), acc[o]);
+// Slot of (column c, row r) in a warp's transposed staging tile of `stride` rows: column-major, rows
+// XOR-swizzled in groups of four by the column's 16-byte piece, so that the transposing stores of a
+// warp hit 32 different banks while every group of four rows stays contiguous and aligned.
+template <int kPiece>
+__device__ __forceinline__ int slot(int c, int r, int stride) {
+  const int groups = stride / 4 < 8 ? stride / 4 : 8;
+  return c * stride + (r ^ (4 * ((c / kPiece) % groups)));
+}
+
+// Copies rows[0, count) x columns [c0, c0 + kPiece * 8) of the row-major matrix into the warp's tile,
+// transposed: lane L moves the 16-byte piece L % 8 of rows L / 8, L / 8 + 4, ..., eight rows per batch
+// so that loads are in flight together. Each instruction reads 4 whole 128-byte lines. Columns past d
+// are zero; without `vectorized` (d or the address not 16-byte aligned) pieces load element by element.
+template <class T, bool kVectorized>
+__device__ __forceinline__ void stage(T* tile, int count, const std::int64_t* row_of, const T* base,
+                                      std::int64_t d, std::int64_t c0, int lane) {
+  constexpr int kPiece = 16 / sizeof(T);
+  const int piece = lane % 8;
+  const std::int64_t col = c0 + kPiece * piece;
+  for (int r0 = lane / 8; r0 < count; r0 += 32) {
+    T v[8][kPiece];
+#pragma unroll
+    for (int b = 0; b < 8; ++b) {
+      const int r = r0 + 4 * b;
+      const T* src = base + row_of[r < count ? r : 0] * d + col;
+      if (kVectorized && col < d && r < count) {
+        const uint4 raw = __ldg(reinterpret_cast<const uint4*>(src));
+        memcpy(v[b], &raw, 16);
+      } else {
+#pragma unroll
+        for (int e = 0; e < kPiece; ++e) v[b][e] = (r < count && col + e < d) ? __ldg(src + e) : T(0);
       }
     }
-    for (int o = 0; o < kRows * kTile / kThreads; ++o) {
-      const int idx = threadIdx.x + o * kThreads, r = idx / kTile, k = idx % kTile;
-      if (k < kn) z[r * K + k0 + k] = static_cast<T>(acc[o]);
+#pragma unroll
+    for (int b = 0; b < 8; ++b)
+      if (r0 + 4 * b < count)
+#pragma unroll
+        for (int e = 0; e < kPiece; ++e) tile[slot<kPiece>(kPiece * piece + e, r0 + 4 * b, count)] = v[b][e];
+  }
+}
+
+// Block b: minibatch rows [BM b, BM b + BM), BM = 8 * 32 / SG, samples in groups of KG = 4 SG. Lane
+// (g, h) = (lane / SG, lane % SG) of a warp holds z for rows 8 g .. 8 g + 7 and samples 4 h .. 4 h + 3
+// of the group, summed over the warp's column tiles (128 bytes of columns each, tiles warp, warp + 8,
+// ...), which the warp stages through its own shared memory (transposed, swizzled); the warps' partial
+// tiles are then tree-summed. Dynamic shared memory: 8 warps x (BM + KG) x 128 bytes.
+template <class T, int SG, bool kVectorized>
+__global__ void __launch_bounds__(kThreads) rows_kernel(const T* A, const T* y, const std::int64_t* rows,
+                                                        std::int64_t J, std::int64_t n, std::int64_t d, const T* W,
+                                                        std::int64_t K, double power, BlockState* states,
+                                                        double* partial_u, unsigned long long* bad_row) {
+  constexpr int RG = 32 / SG, BM = kTileRows * RG, KG = kTileSamples * SG, kTile = BM * KG;
+  constexpr int kPiece = 16 / sizeof(T), kCols = 8 * kPiece;  // columns per staged tile: 128 bytes
+  constexpr int kRowThreads = kThreads / BM;  // threads per row in the weights step
+  extern __shared__ __align__(16) unsigned char smem[];
+  T* const a_tile = reinterpret_cast<T*>(smem) + (threadIdx.x / 32) * (BM + KG) * kCols;  // this warp's
+  T* const w_tile = a_tile + BM * kCols;
+  T (*partial)[kTile] = reinterpret_cast<T (*)[kTile]>(smem);  // the warps' tiles, tree-summed (aliases)
+  __shared__ __align__(16) T z[kTile];                         // the group's z, row-major BM x KG
+  __shared__ std::int64_t row_index[BM], sample_index[KG];
+  __shared__ double c_row[BM], m_row[BM], s_row[BM];
+
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, g = lane / SG, h = lane % SG;
+  const std::int64_t j0 = blockIdx.x * static_cast<std::int64_t>(BM);
+  const int nr = static_cast<int>(J - j0 < BM ? J - j0 : BM);
+  for (int r = threadIdx.x; r < BM; r += kThreads) {
+    std::int64_t row = r < nr ? (rows ? rows[j0 + r] : j0 + r) : 0;
+    if (row < 0 || row >= n) {
+      atomicMin(bad_row, static_cast<unsigned long long>(j0 + r));
+      row = 0;  // read a real row; the host raises before any result is used
     }
+    row_index[r] = row;
   }
   __syncthreads();
 
-  // The block's max of a = N f over its real pairs.
-  double mb = -kInf;
-  for (std::int64_t i = threadIdx.x; i < kRows * K; i += kThreads) {
-    const int r = static_cast<int>(i / K);
-    if (r >= nr) continue;
-    const double a = power_exponent(power, static_cast<double>(phase_retrieval_pair(z[i], y[row_of(r)]).f));
-    mb = a > mb ? a : mb;
-  }
-  reduce[threadIdx.x] = mb;
-  __syncthreads();
-  for (int half = kThreads / 2; half > 0; half /= 2) {
-    if (threadIdx.x < half) reduce[threadIdx.x] = fmax(reduce[threadIdx.x], reduce[threadIdx.x + half]);
+  // The weights step's row and its running (m, s, c), kept by the row's first thread.
+  const int wr = threadIdx.x / kRowThreads, wl = threadIdx.x % kRowThreads;
+  const T y_row = y[row_index[wr]];
+  double m_run = -kInf, s_run = 0.0, c_run = 0.0;
+
+  for (std::int64_t k0 = 0; k0 < K; k0 += KG) {
+    __syncthreads();  // the previous group's readers of sample_index (and of the aliased tiles) are done
+    for (int k = threadIdx.x; k < KG; k += kThreads)
+      sample_index[k] = k0 + k < K ? k0 + k : K - 1;  // padding samples repeat the last one; never used
     __syncthreads();
-  }
-  mb = reduce[0];
-  __syncthreads();
+    T acc[kTileRows][kTileSamples] = {};
+    for (std::int64_t c0 = static_cast<std::int64_t>(warp) * kCols; c0 < d; c0 += kWarps * kCols) {
+      __syncwarp();  // the warp's reads of its previous tile are done
+      stage<T, kVectorized>(a_tile, BM, row_index, A, d, c0, lane);
+      stage<T, kVectorized>(w_tile, KG, sample_index, W, d, c0, lane);
+      __syncwarp();
+#pragma unroll 4
+      for (int c = 0; c < kCols; ++c) {
+        T a0[4], a1[4], w[4];
+        lds4(a_tile + slot<kPiece>(c, kTileRows * g, BM), a0);
+        lds4(a_tile + slot<kPiece>(c, kTileRows * g + 4, BM), a1);
+        lds4(w_tile + slot<kPiece>(c, kTileSamples * h, KG), w);
+#pragma unroll
+        for (int j = 0; j < kTileSamples; ++j) {
+#pragma unroll
+          for (int i = 0; i < 4; ++i) {
+            acc[i][j] = fma(a0[i], w[j], acc[i][j]);
+            acc[i + 4][j] = fma(a1[i], w[j], acc[i + 4][j]);
+          }
+        }
+      }
+    }
+    // Tree over the warps, 4 -> 2 -> 1 halves: warp w adds the tile of warp w + half.
+    for (int half = kWarps / 2; half > 0; half /= 2) {
+      __syncthreads();  // the previous round's (or group's) readers are done
+      if (warp >= half && warp < 2 * half) {
+#pragma unroll
+        for (int i = 0; i < kTileRows; ++i)
+#pragma unroll
+          for (int j = 0; j < kTileSamples; ++j) partial[warp - half][(i * kTileSamples + j) * 32 + lane] = acc[i][j];
+      }
+      __syncthreads();
+      if (warp < half) {
+#pragma unroll
+        for (int i = 0; i < kTileRows; ++i)
+#pragma unroll
+          for (int j = 0; j < kTileSamples; ++j) acc[i][j] += partial[warp][(i * kTileSamples + j) * 32 + lane];
+      }
+    }
+    if (warp == 0) {
+#pragma unroll
+      for (int i = 0; i < kTileRows; ++i)
+#pragma unroll
+        for (int j = 0; j < kTileSamples; ++j) z[(kTileRows * g + i) * KG + kTileSamples * h + j] = acc[i][j];
+    }
+    __syncthreads();
 
-  // Weights, s_b and c_j: kLanesPerRow threads per row, each over a stride of the samples.
-  const int r = threadIdx.x / kLanesPerRow, lane = threadIdx.x % kLanesPerRow;
-  double s = 0.0, cj = 0.0;
-  if (r < nr && mb != -kInf) {
-    const T yr = y[row_of(r)];
-    for (std::int64_t k = lane; k < K; k += kLanesPerRow) {
-      const PairValue<T> pv = phase_retrieval_pair(z[r * K + k], yr);
-      const double w = exp_nonpositive(power_exponent(power, static_cast<double>(pv.f)) - mb);
-      s += w;
-      if (w > 0.0) cj = fma(w, static_cast<double>(pv.dfdz), cj);
+    // This group's max, sum of weights and c for row wr, over kRowThreads adjacent lanes.
+    const int kn = static_cast<int>(K - k0 < KG ? K - k0 : KG);
+    double mg = -kInf;
+    for (int k = wl; k < kn; k += kRowThreads) {
+      const double a = power_exponent(power, static_cast<double>(phase_retrieval_pair(z[wr * KG + k], y_row).f));
+      mg = a > mg ? a : mg;
+    }
+#pragma unroll
+    for (int off = kRowThreads / 2; off > 0; off /= 2) mg = fmax(mg, __shfl_xor_sync(0xffffffffu, mg, off));
+    double sg = 0.0, cg = 0.0;
+    if (mg != -kInf) {
+      for (int k = wl; k < kn; k += kRowThreads) {
+        const PairValue<T> pv = phase_retrieval_pair(z[wr * KG + k], y_row);
+        const double w = exp_nonpositive(power_exponent(power, static_cast<double>(pv.f)) - mg);
+        sg += w;
+        if (w > 0.0) cg = fma(w, static_cast<double>(pv.dfdz), cg);
+      }
+    }
+#pragma unroll
+    for (int off = kRowThreads / 2; off > 0; off /= 2) {
+      sg += __shfl_down_sync(0xffffffffu, sg, off, kRowThreads);
+      cg += __shfl_down_sync(0xffffffffu, cg, off, kRowThreads);
+    }
+    if (wl == 0) {
+      const LseScale f = lse_merge(m_run, s_run, mg, sg);
+      c_run = c_run * f.self + cg * f.other;
     }
   }
-  for (int offset = kLanesPerRow / 2; offset > 0; offset /= 2) {  // within the row's lanes, fixed order
-    s += __shfl_down_sync(0xffffffffu, s, offset, kLanesPerRow);
-    cj += __shfl_down_sync(0xffffffffu, cj, offset, kLanesPerRow);
+
+  // The block's (m_b, s_b); c_j relative to m_b.
+  if (wl == 0) {
+    const bool real = wr < nr;
+    m_row[wr] = real ? m_run : -kInf;
+    s_row[wr] = real ? s_run : 0.0;
+    c_row[wr] = real ? c_run : 0.0;
   }
-  if (lane == 0) {
-    c_row[r] = cj;
-    reduce[r] = s;
+  __syncthreads();
+  __shared__ double m_block;
+  if (threadIdx.x == 0) {
+    double m = -kInf;
+    for (int r = 0; r < BM; ++r) m = m_row[r] > m ? m_row[r] : m;
+    m_block = m;
+  }
+  __syncthreads();
+  if (threadIdx.x < BM) {
+    const double f = s_row[threadIdx.x] > 0.0 ? lse_rescale(m_row[threadIdx.x], m_block) : 0.0;
+    c_row[threadIdx.x] *= f;
+    s_row[threadIdx.x] *= f;
   }
   __syncthreads();
   if (threadIdx.x == 0) {
-    double total = 0.0;
-    for (int i = 0; i < kRows; ++i) total += i < nr ? reduce[i] : 0.0;
-    states[blockIdx.x] = BlockState{mb, total};
+    double s = 0.0;
+    for (int r = 0; r < BM; ++r) s += s_row[r];
+    states[blockIdx.x] = BlockState{m_block, s};
   }
-  // u_b = sum_j c_j a_j (relative to m_b).
+  // u_b = sum_j c_j a_j (A's rows again, mostly from L2), eight loads in flight per thread.
   for (std::int64_t c = threadIdx.x; c < d; c += kThreads) {
     double acc = 0.0;
-    for (int i = 0; i < nr; ++i) acc = fma(c_row[i], static_cast<double>(A[row_of(i) * d + c]), acc);
+    int r = 0;
+    for (; r + 8 <= nr; r += 8) {
+      T a[8];
+#pragma unroll
+      for (int i = 0; i < 8; ++i) a[i] = A[row_index[r + i] * d + c];
+#pragma unroll
+      for (int i = 0; i < 8; ++i) acc = fma(c_row[r + i], static_cast<double>(a[i]), acc);
+    }
+    for (; r < nr; ++r) acc = fma(c_row[r], static_cast<double>(A[row_index[r] * d + c]), acc);
     partial_u[blockIdx.x * d + c] = acc;
   }
 }
 
-// Merges the blocks' states in order: (m, s) by one thread, then u column by column.
+// Merges the blocks' states in a fixed order: (m, s) by a tree over the threads (in every block), then
+// u for 32 columns per block, 8 threads per column each over every 8th state, summed in order.
+// out: u (d), then m and s.
+constexpr int kMergeColumns = 32, kMergeLanes = kThreads / kMergeColumns;
+
 __global__ void merge_kernel(const BlockState* states, int blocks, const double* partial_u, std::int64_t d,
-                             BlockState* total, double* u) {
-  __shared__ double m_all;
-  if (threadIdx.x == 0) {  // every block merges the same way; block 0 reports
-    double m = -kInf, s = 0.0;
-    for (int b = 0; b < blocks; ++b) lse_merge(m, s, states[b].m, states[b].s);
-    if (blockIdx.x == 0) *total = BlockState{m, s};
-    m_all = m;
+                             double* out) {
+  __shared__ LseScalar lse_shared[kThreads];
+  __shared__ double lanes[kMergeLanes][kMergeColumns];
+  LseScalar mine{-kInf, 0.0};
+  for (int b = threadIdx.x; b < blocks; b += kThreads) lse_merge(mine.m, mine.s, states[b].m, states[b].s);
+  const LseScalar all = block_merge<kThreads>(mine, lse_shared);
+  if (blockIdx.x == 0 && threadIdx.x == 0) {
+    out[d] = all.m;
+    out[d + 1] = all.s;
   }
+  const int column = threadIdx.x % kMergeColumns, lane = threadIdx.x / kMergeColumns;
+  const std::int64_t c = blockIdx.x * static_cast<std::int64_t>(kMergeColumns) + column;
+  __shared__ double scale[kThreads];  // e^{m_b - m} of 256 states at a time (0 for empty states)
+  double acc = 0.0;
+  for (int b0 = 0; b0 < blocks; b0 += kThreads) {
+    const int b = b0 + threadIdx.x;
+    __syncthreads();
+    scale[threadIdx.x] = b < blocks && states[b].s > 0.0 ? lse_rescale(states[b].m, all.m) : 0.0;
+    __syncthreads();
+    const int count = blocks - b0 < kThreads ? blocks - b0 : kThreads;
+    if (c < d)
+#pragma unroll 4
+      for (int i = lane; i < count; i += kMergeLanes) acc = fma(scale[i], partial_u[(b0 + i) * d + c], acc);
+  }
+  lanes[lane][column] = acc;
   __syncthreads();
-  for (std::int64_t c = blockIdx.x * static_cast<std::int64_t>(kThreads) + threadIdx.x; c < d;
-       c += static_cast<std::int64_t>(gridDim.x) * kThreads) {
-    double acc = 0.0;
-    for (int b = 0; b < blocks; ++b)
-      if (states[b].s > 0.0) acc = fma(lse_rescale(states[b].m, m_all), partial_u[b * d + c], acc);
-    u[c] = acc;
+  if (lane == 0 && c < d) {
+    double total = 0.0;
+    for (int i = 0; i < kMergeLanes; ++i) total += lanes[i][column];
+    out[c] = total;
   }
+}
+
+// Bytes of `count` T's, rounded up to 256 (each part of the workspace starts aligned).
+template <class T>
+std::size_t part_bytes(std::int64_t count) {
+  return (static_cast<std::size_t>(count) * sizeof(T) + 255) / 256 * 256;
+}
+
+template <class T, int SG, bool kVectorized>
+void launch_rows_as(int blocks, cudaStream_t stream, const T* A, const T* y, const std::int64_t* rows,
+                    std::int64_t J, std::int64_t n, std::int64_t d, const T* W, std::int64_t K, double power,
+                    BlockState* states, double* partial_u, unsigned long long* bad_row) {
+  constexpr int kRowsPerBlock = kTileRows * 32 / SG, kSamples = kTileSamples * SG;
+  constexpr int kShared = kWarps * (kRowsPerBlock + kSamples) * 128;  // the warps' staging tiles
+  HOMOTOPT_CUDA_CHECK(cudaFuncSetAttribute(rows_kernel<T, SG, kVectorized>,
+                                           cudaFuncAttributeMaxDynamicSharedMemorySize, kShared));
+  launch(rows_kernel<T, SG, kVectorized>, dim3(blocks), kThreads, kShared, stream, A, y, rows, J, n, d, W, K, power,
+         states, partial_u, bad_row);
+}
+
+template <class T, int SG>
+void launch_rows(bool vectorized, int blocks, cudaStream_t stream, const T* A, const T* y, const std::int64_t* rows,
+                 std::int64_t J, std::int64_t n, std::int64_t d, const T* W, std::int64_t K, double power,
+                 BlockState* states, double* partial_u, unsigned long long* bad_row) {
+  if (vectorized)
+    launch_rows_as<T, SG, true>(blocks, stream, A, y, rows, J, n, d, W, K, power, states, partial_u, bad_row);
+  else
+    launch_rows_as<T, SG, false>(blocks, stream, A, y, rows, J, n, d, W, K, power, states, partial_u, bad_row);
 }
 
 template <class T>
 void reduce_typed(const ArrayView& A_view, const ArrayView& y_view, const ArrayView& mu_view,
                   const ArrayView& rows_view, const SampleSpec& spec, PowerState::Parts& parts, double* u_host) {
-  const cudaStream_t stream = stream_of(A_view);
+  const cudaStream_t stream = stream_of(mu_view);
   const std::int64_t n = A_view.shape[0], d = A_view.shape[1], K = spec.num_samples;
   const std::int64_t* rows = rows_view.empty_view() ? nullptr : rows_view.ptr<const std::int64_t>();
   const std::int64_t J = rows ? rows_view.shape[0] : n;
-  if (rows) {
-    DeviceBuffer<unsigned long long> bad(1, stream);
-    const unsigned long long none = ~0ull;
-    bad.from_host(&none, 1);
-    launch(check_kernel, blocks_for(J, kThreads), kThreads, stream, rows, J, n, bad.get());
-    const unsigned long long j = bad.to_host()[0];
-    HOMOTOPT_CHECK(j == none, "rows: expected row indices in [0, n) = [0, ", n, "), got one out of range at position ", j);
-  }
-  DeviceBuffer<T> W(static_cast<std::size_t>(K * d), stream);
+  const T* A = A_view.ptr<const T>();
+  const int sg = K <= 8 ? 2 : K <= 16 ? 4 : 8;  // samples per group 4 sg, rows per block kTileRows 32 / sg
+  const std::int64_t block_rows = kTileRows * 32 / sg;
+  const int blocks = static_cast<int>((J + block_rows - 1) / block_rows);
+  const bool vectorized = d % (16 / sizeof(T)) == 0 && reinterpret_cast<std::uintptr_t>(A) % 16 == 0;
+
+  // One workspace: W, the block states, the blocks' u, and the result (u, m, s, first bad row).
+  const std::size_t w_bytes = part_bytes<T>(K * d), st_bytes = part_bytes<BlockState>(blocks),
+                    pu_bytes = part_bytes<double>(static_cast<std::int64_t>(blocks) * d);
+  const std::int64_t out_count = d + 3;
+  DeviceBuffer<unsigned char> work(w_bytes + st_bytes + pu_bytes + part_bytes<double>(out_count), stream);
+  T* W = reinterpret_cast<T*>(work.get());
+  auto* states = reinterpret_cast<BlockState*>(work.get() + w_bytes);
+  auto* partial_u = reinterpret_cast<double*>(work.get() + w_bytes + st_bytes);
+  auto* out = reinterpret_cast<double*>(work.get() + w_bytes + st_bytes + pu_bytes);
+  auto* bad_row = reinterpret_cast<unsigned long long*>(out + d + 2);
+  HOMOTOPT_CUDA_CHECK(cudaMemsetAsync(bad_row, 0xff, sizeof *bad_row, stream));
+
   launch(samples_kernel<T>, blocks_for((K * d + 3) / 4, kThreads), kThreads, stream, mu_view.ptr<const T>(), K, d,
-         spec.sigma, spec.key, W.get());
-  const int blocks = static_cast<int>((J + kRows - 1) / kRows);
-  DeviceBuffer<BlockState> states(blocks, stream), total(1, stream);
-  DeviceBuffer<double> partial_u(static_cast<std::size_t>(blocks) * d, stream), u(d, stream);
-  const std::size_t shared = (kRows * K + kRows * kTile + kTile * kTile) * sizeof(T);
-  if (shared > 48 * 1024)
-    HOMOTOPT_CUDA_CHECK(cudaFuncSetAttribute(rows_kernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                             static_cast<int>(shared)));
-  launch(rows_kernel<T>, dim3(blocks), kThreads, shared, stream, A_view.ptr<const T>(), y_view.ptr<const T>(), rows, J,
-         d, static_cast<const T*>(W.get()), K, spec.power, states.get(), partial_u.get());
-  launch(merge_kernel, blocks_for(d, kThreads), kThreads, stream, static_cast<const BlockState*>(states.get()), blocks,
-         static_cast<const double*>(partial_u.get()), d, total.get(), u.get());
-  const std::vector<double> uh = u.to_host();
-  const BlockState t = total.to_host()[0];
-  for (std::int64_t c = 0; c < d; ++c) u_host[c] = uh[c];
-  parts = PowerState::Parts{t.m, t.s, J * K, 0};
+         spec.sigma, spec.key, W);
+  const T* y = y_view.ptr<const T>();
+  const auto rows_launch = sg == 2 ? launch_rows<T, 2> : sg == 4 ? launch_rows<T, 4> : launch_rows<T, 8>;
+  rows_launch(vectorized, blocks, stream, A, y, rows, J, n, d, W, K, spec.power, states, partial_u, bad_row);
+  launch(merge_kernel, blocks_for(d, kMergeColumns), kThreads, stream, static_cast<const BlockState*>(states), blocks,
+         static_cast<const double*>(partial_u), d, out);
+
+  std::vector<double> host(static_cast<std::size_t>(out_count));
+  HOMOTOPT_CUDA_CHECK(cudaMemcpyAsync(host.data(), out, out_count * sizeof(double), cudaMemcpyDeviceToHost, stream));
+  HOMOTOPT_CUDA_CHECK(cudaStreamSynchronize(stream));
+  unsigned long long bad;
+  std::memcpy(&bad, &host[d + 2], sizeof bad);
+  HOMOTOPT_CHECK(bad == ~0ull, "rows: expected row indices in [0, n) = [0, ", n,
+                 "), got one out of range at position ", bad);
+  for (std::int64_t c = 0; c < d; ++c) u_host[c] = host[c];
+  parts = PowerState::Parts{host[d], host[d + 1], J * K, 0};
 }
 
 }  // namespace

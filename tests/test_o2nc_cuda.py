@@ -217,6 +217,7 @@ def set_grads(model, grads):
             p.grad.copy_(g)
 
 
+@pytest.mark.filterwarnings("ignore:Synchronization debug mode is a prototype:UserWarning")
 def test_torch_optimizer_on_cuda_equals_cpu_and_never_waits(rng):
     cpu, gpu = mlp(0), mlp(0, "cuda")
     groups = lambda m: [dict(params=m[0].parameters()), dict(params=m[2].parameters(), lr=0.02, mu=0.5)]  # noqa: E731

@@ -19,7 +19,7 @@ void bind_o2nc(py::module_& m);
 PYBIND11_MODULE(_core, m) {
   m.doc() = "homotopt native core (C++17, optional CUDA). Use the homotopt package, not this module.";
 
-  py::register_exception_translator([](std::exception_ptr p) {
+  py::register_local_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
     } catch (const homotopt::TypeError& e) {

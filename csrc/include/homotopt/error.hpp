@@ -7,9 +7,10 @@
 // Host code only: device code reports through status words (see cuda/launch.cuh).
 #pragma once
 
-#include <sstream>
+#include <cstdio>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 #include "homotopt/macros.hpp"
 
@@ -37,11 +38,30 @@ class HOMOTOPT_API CudaError : public std::runtime_error {
 };
 
 namespace detail {
+// Messages are built with snprintf, not iostreams: no C++ locale is touched, so a message can be made
+// even in a module whose libstdc++ copy never set its locale up (a static libstdc++ beside the
+// process's shared one crashes in ostream's number formatting). Numbers print as ostream prints them.
+inline void append(std::string& out, const std::string& s) { out += s; }
+inline void append(std::string& out, const char* s) { out += s; }
+inline void append(std::string& out, char c) { out += c; }
+template <class T>
+void append(std::string& out, T value) {
+  static_assert(std::is_arithmetic_v<T>, "concat takes strings and numbers");
+  char buffer[32];
+  if constexpr (std::is_floating_point_v<T>)
+    std::snprintf(buffer, sizeof buffer, "%g", static_cast<double>(value));
+  else if constexpr (std::is_signed_v<T>)
+    std::snprintf(buffer, sizeof buffer, "%lld", static_cast<long long>(value));
+  else
+    std::snprintf(buffer, sizeof buffer, "%llu", static_cast<unsigned long long>(value));
+  out += buffer;
+}
+
 template <class... Args>
 std::string concat(const Args&... args) {
-  std::ostringstream os;
-  (os << ... << args);
-  return os.str();
+  std::string out;
+  (append(out, args), ...);
+  return out;
 }
 }  // namespace detail
 

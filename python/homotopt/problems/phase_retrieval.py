@@ -68,6 +68,7 @@ class PhaseRetrieval:
         if tuple(b["shape"]) != tuple(a["shape"][:-1]):
             raise ValueError(f"y: expected shape {tuple(a['shape'][:-1])} (A's shape without d), got {b['shape']}")
         self._device = (a["shape"], np.dtype(a["dtype"]))
+        self._views = (a, b)  # described once: the estimator runs on the stream of mu, described per call
         self.A, self.y = A, y
         self.x_true = None if x_true is None else np.ascontiguousarray(x_true, dtype=np.float64)
 
@@ -172,12 +173,15 @@ class PhaseRetrieval:
         if self._device:
             if not _device.is_device_array(mu) or (rows is not None and not _device.is_device_array(rows)):
                 raise ValueError("mu, rows: expected GPU arrays on the problem's device (A and y are GPU arrays)")
-            outs = [_device.empty_like(self.A, (self.d,), self.dtype) for _ in range(2)]
+            out = _device.empty_like(self.A, (2, self.d), self.dtype)  # direction and gradient, one allocation
+            direction = _device.describe(out, "direction")
+            gradient = dict(direction, ptr=direction["ptr"] + self.d * self.dtype.itemsize)
+            for view in (direction, gradient):
+                view.update(shape=(self.d,), strides=None)
             res = _core.phase_retrieval_power_gradient(
-                _device.describe(self.A, "A"), _device.describe(self.y, "y"), _device.describe(mu, "mu"),
-                None if rows is None else _device.describe(rows, "rows"), *args,
-                _device.describe(outs[0], "direction"), _device.describe(outs[1], "gradient"))
-            return PowerGradient(outs[0], outs[1], *res[2:])
+                *self._views, _device.describe(mu, "mu"), None if rows is None else _device.describe(rows, "rows"),
+                *args, direction, gradient)
+            return PowerGradient(out[0], out[1], *res[2:])
         mu = self._mu(mu, allow_batch=False)
         if rows is not None:
             rows = np.asarray(rows)
