@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import environment, markdown_table, write_results  # noqa: E402
+from _common import cuda_device_name, cuda_environment, markdown_table, write_results  # noqa: E402
 
 SHAPES = [(400, 100, 10), (4096, 1024, 32), (8192, 2048, 32), (4096, 1024, 256)]
 SIGMA, POWER = 0.1, 1.0
@@ -114,10 +114,8 @@ def main() -> None:
             "both measured here. Floor: max(A read once at the copy bandwidth, the FLOPs at the SGEMM rate). "
             "'homotopt us': the whole call by CUDA events (Python, checks, one copy back and its wait included); "
             "'its kernels us': the device time of its kernels alone (torch.profiler).\n")
-    env = environment() | {"gpu": name}
-    device = "cuda-" + "".join(ch if ch.isalnum() else "-" for ch in name.lower()).strip("-")
-    write_results("cuda_power_gradient", device, {"environment": env, "records": records,
-                                                  "copy_bandwidth": copy_bw, "sgemm": sgemm}, table + note)
+    payload = {"environment": cuda_environment(), "records": records, "copy_bandwidth": copy_bw, "sgemm": sgemm}
+    write_results("cuda_power_gradient", cuda_device_name(), payload, table + note)
     print(table + note)
 
 

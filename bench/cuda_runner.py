@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import environment, markdown_table, write_results  # noqa: E402
+from _common import cuda_device_name, cuda_environment, markdown_table, write_results  # noqa: E402
 
 D, N_ROWS, TRIALS = 100, 400, 100
 
@@ -59,9 +59,8 @@ def main() -> None:
         print(rows[-1], flush=True)
     table = markdown_table(["dtype", "GPU wall (100 x steps)", "CPU wall (est.)", "speedup", "GPU success M<=1e-3"], rows)
     note = f"\n{name}; {args.steps} steps; target: under 5 s for the full protocol on one H100-class GPU.\n"
-    device = "cuda-" + "".join(ch if ch.isalnum() else "-" for ch in name.lower()).strip("-")
-    write_results("cuda_runner", device, {"environment": environment() | {"gpu": name}, "records": records,
-                                          "steps": args.steps}, table + note)
+    payload = {"environment": cuda_environment(), "records": records, "steps": args.steps}
+    write_results("cuda_runner", cuda_device_name(), payload, table + note)
     print(table + note)
 
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# One call on a GPU machine (the device tool's `run`): build, run the CUDA tests, run the GPU benchmarks,
+# One call on a GPU machine (the device tool's `run`): build, run the CUDA tests, profile the fused
+# estimator (host cProfile, Nsight Compute), run the GPU benchmarks,
 # then the whole test suite, each stage under a share of one deadline so the call always returns.
 # Logs and bench/results files come back as one archive, $OUT/gpu_session.tar.gz (default OUT=./gpu_out).
 # Uses the machine's python3 with torch, pybind11 and scikit-build-core (no network):
@@ -36,10 +37,8 @@ stage() {
 
 nvidia-smi > "$LOGS/nvidia-smi.log" 2>&1
 stage build 300 python3 -m pip install --no-build-isolation -v . || exit 1
-{ env | grep -iE "flags|^ld|cmake" ; so=$(python3 -c "import homotopt._core as c; print(c.__file__)");
-  ldd "$so"; echo "libstdc++ symbols defined in the module: $(nm -C --defined-only "$so" | grep -c 'std::basic_ostream')"; } \
-  > "$LOGS/linkage.log" 2>&1
-grep -E "stdc|symbols|FLAGS" "$LOGS/linkage.log"
+# Which libraries the module loads (the H100 image once gave it its own libstdc++: none listed here).
+ldd "$(python3 -c 'import homotopt._core as c; print(c.__file__)')" > "$LOGS/linkage.log" 2>&1
 stage info 60 python3 -c "import homotopt, torch; print(homotopt.build_info(), homotopt._core.cuda_device_count(), torch.__version__, torch.cuda.get_device_name())"
 # A C++ exception must reach Python as ValueError, with torch (and its own translators) loaded first.
 THROW='import torch, numpy as np, homotopt

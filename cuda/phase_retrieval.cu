@@ -26,7 +26,7 @@ namespace {
 
 constexpr int kThreads = 256;
 constexpr int kWarps = kThreads / 32;
-constexpr int kTileRows = 8;     // rows of z per thread
+constexpr int kTileRows = 8;     // rows of z per thread (read from shared memory as two groups of four)
 constexpr int kTileSamples = 4;  // samples of z per thread
 
 template <class T>

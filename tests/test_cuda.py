@@ -110,3 +110,27 @@ def test_mixed_devices_are_an_error():
         gpu.power_gradient(np.zeros(4), sigma=0.1, power=1.0, num_samples=2, seed=0)
     with pytest.raises(ValueError, match="rows"):
         gpu.power_gradient(cuda(np.zeros(4)), sigma=0.1, power=1.0, num_samples=2, seed=0, rows=cuda(np.array([0, 99])))
+
+
+def test_cupy_arrays_pass_without_copies(rng):
+    cupy = pytest.importorskip("cupy")
+    values, grads = rng.standard_normal((5, 7)) * 10, rng.standard_normal((5, 7, 3))
+    res = homotopt.power_gradient(cupy.asarray(values), cupy.asarray(grads), 2.0)
+    assert isinstance(res.direction, cupy.ndarray)  # the outputs come back in the caller's library
+    np.testing.assert_allclose(cupy.asnumpy(res.direction), homotopt.power_gradient(values, grads, 2.0).direction,
+                               rtol=1e-12)
+
+
+def test_jax_arrays_are_read_through_dlpack(monkeypatch):
+    monkeypatch.setenv("XLA_PYTHON_CLIENT_PREALLOCATE", "false")  # leave the GPU's memory to the others
+    jnp = pytest.importorskip("jax.numpy")
+    host = PhaseRetrieval.random(8, 24, seed=3, dtype=np.float32, trials=2)  # JAX is float32 unless told
+    mu0 = host.random_start(2, seed=4)
+    on_gpu = PhaseRetrieval(jnp.asarray(host.A), jnp.asarray(host.y), host.x_true)
+    kw = dict(steps=50, num_samples=4, batch_size=6, power=1.0, sigma=0.1, lr=0.1, progress=False)
+    cpu = homotopt.prog_powerhp(host, mu0, **kw).final_mu
+    np.testing.assert_allclose(homotopt.prog_powerhp(on_gpu, mu0, **kw).final_mu, cpu, rtol=0,
+                               atol=1e-3 * np.abs(cpu).max())
+    one = PhaseRetrieval(jnp.asarray(host.A[0]), jnp.asarray(host.y[0]))
+    with pytest.raises(TypeError, match="torch.from_dlpack or cupy.asarray"):  # JAX arrays cannot be outputs
+        one.power_gradient(jnp.zeros(8, dtype=jnp.float32), sigma=0.1, power=1.0, num_samples=2, seed=0)
