@@ -21,9 +21,9 @@ from typing import Any, Callable, Iterable
 
 import torch
 
-from . import _core
-from ._validation import counter32, seed as check_seed
-from .o2nc import check_hyper, nan_policy_code, scaling_code
+from .. import _core
+from .._validation import counter32, seed as check_seed
+from ..o2nc import check_hyper, nan_policy_code, scaling_code
 
 __all__ = ["ExpO2NC"]
 

@@ -1,0 +1,12 @@
+"""homotopt's optimizers as ``torch.optim.Optimizer`` subclasses.
+
+- ``ExpO2NC``: Exponentiated O2NC on the fused multi-tensor native kernel (``o2nc.py``).
+
+Importing this package imports torch; ``import homotopt`` does not.
+"""
+
+from __future__ import annotations
+
+from .o2nc import ExpO2NC
+
+__all__ = ["ExpO2NC"]
