@@ -1,103 +1,24 @@
-"""Shared benchmark plumbing: medians after warm-up, thread control, machine facts, result files.
+"""Plumbing of the GPU-only scripts (cuda_*.py, o2nc_cuda.py): machine facts and result files.
 
-Every benchmark times the real call, reports medians of repeated runs measured side by side in one
-process, and writes JSON plus a markdown table to bench/results/ named by device, with the device,
+The CPU benchmarks and their timing core live in the installed package (homotopt.bench, the
+`homotopt bench` command); bench/power_gradient.py, o2nc.py and runner.py call it (bench/_thin.py).
+These scripts write JSON plus a markdown table to bench/results/ named by device, with the device,
 versions, commit and date in each file.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
 import json
 import os
 import platform
 import re
-import statistics
 import subprocess
-import time
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def median_time(fn: Callable[[], object], *, min_runs: int = 5, max_runs: int = 200, budget_s: float = 1.0,
-                warmup: int = 2) -> float:
-    """Median wall time of fn() in seconds over runs filling about `budget_s` (at least min_runs)."""
-    for _ in range(warmup):
-        fn()
-    times: list[float] = []
-    start = time.perf_counter()
-    while len(times) < max_runs and (len(times) < min_runs or time.perf_counter() - start < budget_s):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
-def compare(fns: dict[str, Callable[[], object]], *, budget_s: float = 4.0, settle_s: float = 0.15,
-            block_s: float = 0.35, min_rounds: int = 3) -> dict[str, float]:
-    """Median wall time in seconds of each function, measured side by side.
-
-    Rounds run each function in turn, for a block of about `block_s`, so that all of them see the same
-    background load (shared machines drift by tens of percent over seconds). Calls that start in the
-    first `settle_s` of a block are not recorded: the previous function's thread pools may still be
-    spinning on the cores (OpenBLAS idles busy for ~0.1 s after a call), which would bill one
-    library for another's threads. At least two calls per block are recorded.
-    """
-    for fn in fns.values():
-        fn()
-    samples: dict[str, list[float]] = {name: [] for name in fns}
-    start = time.perf_counter()
-    rounds = 0
-    while rounds < min_rounds or time.perf_counter() - start < budget_s:
-        for name, fn in fns.items():
-            block_start = time.perf_counter()
-            recorded = 0
-            while recorded < 2 or time.perf_counter() - block_start < block_s:
-                t0 = time.perf_counter()
-                fn()
-                t1 = time.perf_counter()
-                if t0 - block_start >= settle_s:
-                    samples[name].append(t1 - t0)
-                    recorded += 1
-        rounds += 1
-    return {name: statistics.median(ts) for name, ts in samples.items()}
-
-
-@contextlib.contextmanager
-def threads(n: int):
-    """Sets homotopt's, BLAS's and torch's CPU thread counts to n for the block."""
-    import homotopt
-
-    before = homotopt.get_num_threads()
-    homotopt.set_num_threads(n)
-    torch_before = None
-    try:
-        import torch
-
-        torch_before = torch.get_num_threads()
-        torch.set_num_threads(n)
-    except ImportError:
-        pass
-    try:
-        from threadpoolctl import threadpool_limits
-
-        ctx = threadpool_limits(limits=n)
-    except ImportError:
-        ctx = contextlib.nullcontext()
-    with ctx:
-        try:
-            yield
-        finally:
-            homotopt.set_num_threads(before)
-            if torch_before is not None:
-                import torch
-
-                torch.set_num_threads(torch_before)
 
 
 def cpu_model() -> str:
@@ -109,12 +30,6 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
-
-
-def device_name() -> str:
-    """A file-name-safe device label, e.g. cpu-amd-epyc-2cores."""
-    slug = re.sub(r"[^a-z0-9]+", "-", cpu_model().lower()).strip("-")
-    return f"cpu-{slug}-{os.cpu_count()}cores"
 
 
 def cuda_device_name(index: int = 0) -> str:

@@ -1,5 +1,5 @@
-"""The command line: ``homotopt reproduce EXPERIMENT``, ``homotopt list``, ``homotopt demo``, ``homotopt info``
-(also as ``python -m homotopt ...``)."""
+"""The command line: ``homotopt reproduce EXPERIMENT``, ``homotopt list``, ``homotopt bench [SUITE]``,
+``homotopt demo``, ``homotopt info`` (also as ``python -m homotopt ...``)."""
 
 from __future__ import annotations
 
@@ -125,6 +125,17 @@ def _reproduce(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench(args: argparse.Namespace) -> int:
+    from .bench import BenchError, run_bench
+
+    try:
+        run_bench([args.suite], device=args.device, threads=args.threads, quick=args.quick, out=args.out,
+                  use_compile=not args.no_compile, progress=not args.no_progress)
+    except BenchError as exc:
+        raise SystemExit(f"homotopt bench: error: {exc}") from None
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="homotopt", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -141,6 +152,20 @@ def main(argv: list[str] | None = None) -> int:
     rep.set_defaults(func=_reproduce)
     lst = sub.add_parser("list", help="the experiments, one line each")
     lst.set_defaults(func=_list)
+    bench = sub.add_parser("bench", help="time the kernels against PyTorch and NumPy on this machine",
+                           description="Times homotopt's kernels against the same math in PyTorch (eager, "
+                           "torch.compile) and NumPy, side by side, with this machine's floors; writes "
+                           "results.json, table.md and ratios.png to --out.")
+    bench.add_argument("suite", nargs="?", default="all", choices=["power-gradient", "estimator", "o2nc", "runner", "all"],
+                       help="which kernels (default: all)")
+    bench.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="cpu (default) or cuda")
+    bench.add_argument("--threads", type=_positive_int, help="CPU threads (default: 1 and all cores)")
+    bench.add_argument("--quick", action="store_true", help="one small case per suite, short timings, "
+                       "no torch.compile: a smoke test of well under a minute")
+    bench.add_argument("--out", default="bench-results", help="output folder (default bench-results)")
+    bench.add_argument("--no-compile", action="store_true", help="do not try torch.compile")
+    bench.add_argument("--no-progress", action="store_true", help="no progress bar")
+    bench.set_defaults(func=_bench)
     demo = sub.add_parser("demo", help="the power gradient where the naive formula underflows")
     demo.add_argument("--seed", type=int, default=0)
     demo.set_defaults(func=_demo)
