@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # One call on a GPU machine (the device tool's `run`): build, run the CUDA tests, profile the fused
-# estimator (host cProfile, Nsight Compute), run the GPU benchmarks,
+# estimator (host cProfile, Nsight Compute), run the GPU benchmarks (the cuda_* scripts and the
+# installed `homotopt bench --device cuda`, whose files land in logs/bench_cuda),
 # then the whole test suite, each stage under a share of one deadline so the call always returns.
 # Logs and bench/results files come back as one archive, $OUT/gpu_session.tar.gz (default OUT=./gpu_out).
 # Uses the machine's python3 with torch, pybind11 and scikit-build-core (no network):
 # pip install --no-build-isolation.
 #   bench/gpu_session.sh [quick|full] [deadline seconds, default 570]
-#   quick: the CUDA tests and short benchmarks (o2nc --quick, runner --steps 6000); full: all sizes.
+#   quick: the CUDA tests and short benchmarks (o2nc --quick, runner --steps 6000, homotopt bench
+#   --quick); full: all sizes.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 MODE=${1:-full}
@@ -57,9 +59,11 @@ if [ "$MODE" = quick ]; then
   stage o2nc_cuda 120 python3 bench/o2nc_cuda.py --quick
   stage cuda_runner 120 python3 bench/cuda_runner.py --steps 6000
   stage cuda_power_gradient 180 python3 bench/cuda_power_gradient.py
+  TAIL=40 stage homotopt_bench 120 python3 -m homotopt bench all --device cuda --quick --no-progress --out "$LOGS/bench_cuda"
 else
   stage cuda_runner 150 python3 bench/cuda_runner.py
   stage cuda_power_gradient 180 python3 bench/cuda_power_gradient.py
   stage o2nc_cuda 240 python3 bench/o2nc_cuda.py
+  TAIL=60 stage homotopt_bench 300 python3 -m homotopt bench all --device cuda --no-progress --out "$LOGS/bench_cuda"
 fi
 TAIL=4 stage all_tests 240 python3 -m pytest -q -p no:cacheprovider -n 8 -p no:benchmark --timeout 120 tests

@@ -58,7 +58,7 @@ def test_without_torch_and_matplotlib_numpy_and_floors_still_run(tmp_path):
     assert "PyTorch is not installed" in case["skipped"]["PyTorch"]
     assert case["floor_s"] > 0 and result["environment"]["torch"] is None
     table = (tmp_path / "table.md").read_text()
-    assert "PyTorch: PyTorch is not installed" in table and "No plot: matplotlib is not installed" in table
+    assert "PyTorch, torch.compile: PyTorch is not installed" in table and "No plot: matplotlib is not installed" in table
     assert not (tmp_path / "ratios.png").exists()
 
 

@@ -126,7 +126,7 @@ def run_bench(suites: Sequence[str] = ("all",), *, device: str = "cpu", threads:
     settings["load_average_end"] = load_average()
     env = environment(device, torch)
     suites_out = {n: (SUITES[n].TITLE, SUITES[n].__doc__ or "", results[n]) for n in names}
-    print(render(suites_out, env, settings, markdown=False))
+    print(render(suites_out, env, settings, ctx.floors.measured, markdown=False))
     if out is None:
         return []
     paths = write(Path(out), suites_out, env, settings, ctx.floors.measured)

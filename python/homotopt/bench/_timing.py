@@ -61,7 +61,8 @@ def warm_up(fns: dict[str, Callable[[], object]], sync: Callable[[], None] | Non
             if sync is not None:
                 sync()
         except Exception as exc:  # any failure of a candidate is reported, never fatal
-            skipped[name] = f"failed: {type(exc).__name__}: {str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ''}"
+            first_line = (str(exc).strip().splitlines() or [""])[0][:160]
+            skipped[name] = f"failed: {type(exc).__name__}: {first_line}"
             continue
         ok[name] = fn
     return ok, skipped

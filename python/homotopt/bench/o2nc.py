@@ -154,11 +154,11 @@ def run(ctx: Context, spec: dict[str, Any]) -> Case:
             skipped["C loop"] = floor_how
     timings, skipped = measure(ctx, fns, skipped)
     if "C loop" in timings:
-        floor, how = timings["C loop"].median_s, f"the C loop's median ({floor_how})"
+        floor, how = timings["C loop"].median_s, f"the C loop's median (built by {floor_how})"
     else:
         bw = ctx.floors.copy_bandwidth(n_threads)
         why = "" if ctx.device == "cuda" else f"; no C loop: {skipped.get('C loop', 'failed')}"
-        floor, how = BYTES * total / bw, f"20 B per parameter at {bw / 1e9:.1f} GB/s copy bandwidth{why}"
+        floor, how = BYTES * total / bw, f"20 B per parameter at the copy bandwidth{why}"
     label = f"{total:.0e} params x {count} tensor{'s' if count > 1 else ''}".replace("e+0", "e")
     return Case(NAME, label, n_threads, {"params": total, "tensors": count, "lr": LR, "beta": BETA,
                                          "bytes_per_param": BYTES}, timings, skipped, floor, how, BASELINES)

@@ -65,20 +65,44 @@ def text_table(headers: list[str], rows: list[list[str]]) -> str:
 
 
 def skipped_notes(cases: list[Case]) -> list[str]:
-    """One line per skipped candidate and reason (deduplicated over the cases)."""
-    seen: dict[tuple[str, str], None] = {}
+    """One line per reason, naming the candidates skipped for it (over all the cases)."""
+    by_reason: dict[str, list[str]] = {}
     for c in cases:
         for name, why in c.skipped.items():
-            seen[(name, why)] = None
-    return [f"{name}: {why}" for name, why in seen]
+            names = by_reason.setdefault(why, [])
+            if name not in names:
+                names.append(name)
+    return [f"{', '.join(names)}: {why}" for why, names in by_reason.items()]
 
 
 def floor_notes(cases: list[Case]) -> list[str]:
-    seen: dict[str, None] = {}
-    for c in cases:
-        where = "" if c.threads is None else f", {c.threads} thread{'s' if c.threads > 1 else ''}"
-        seen[f"{c.label}{where}: {c.floor_how}"] = None
-    return list(seen)
+    """How each case's floor was obtained (deduplicated: usually one formula per suite)."""
+    return list(dict.fromkeys(c.floor_how for c in cases))
+
+
+def _rate(key: str, value: float) -> str:
+    if key.startswith("copy"):
+        return f"{value / 1e9:.1f} GB/s"
+    if "flops" in key:
+        return f"{value / 1e9:.1f} GFLOP/s"
+    if key.startswith("normals"):
+        return f"{value / 1e6:.0f} M/s"
+    return str(value)
+
+
+def measured_floors(floors: dict[str, Any]) -> str:
+    """One line: every floor measured in this run, e.g. 'copy @1 thread: 8.0 GB/s (how)'."""
+    parts = []
+    for key, f in floors.items():
+        name, _, at = key.partition("@")
+        if isinstance(f["value"], bool):
+            parts.append(f"O2NC C loop: {'built by ' + f['how'] if f['value'] else 'not built: ' + f['how']}")
+            continue
+        label = {"copy_bytes_per_s": "copy bandwidth", "sgemm_flops_per_s": "SGEMM", "dgemm_flops_per_s": "DGEMM",
+                 "normals_per_s": "normals"}.get(name, name)
+        where = "" if at in ("", "None") else f" at {at} thread{'s' if at != '1' else ''}"
+        parts.append(f"{label}{where}: {_rate(key, f['value'])} ({f['how']})")
+    return "Floors measured in this run: " + "; ".join(parts) + "."
 
 
 def header(env: dict[str, Any], settings: dict[str, Any]) -> str:
@@ -97,7 +121,7 @@ LEGEND = ("Times: medians per call over interleaved rounds (every candidate in t
 
 
 def render(suites: dict[str, tuple[str, str, list[Case]]], env: dict[str, Any], settings: dict[str, Any],
-           markdown: bool, notes: Sequence[str] = ()) -> str:
+           floors: dict[str, Any], markdown: bool, notes: Sequence[str] = ()) -> str:
     parts = [("# " if markdown else "") + header(env, settings).replace("\n", "\n\n" if markdown else "\n"), ""]
     for name, (title, doc, cases) in suites.items():
         parts.append(("## " if markdown else "== ") + f"{name}: {title}")
@@ -113,8 +137,10 @@ def render(suites: dict[str, tuple[str, str, list[Case]]], env: dict[str, Any], 
         skipped = skipped_notes(cases)
         if skipped:
             parts.append("Skipped: " + "; ".join(skipped) + ".")
-        parts.append("Floors: " + "; ".join(floor_notes(cases)) + ".")
+        parts.append("Floor: " + "; ".join(floor_notes(cases)) + ".")
         parts.append("")
+    parts.append(measured_floors(floors))
+    parts.append("")
     parts.append(LEGEND)
     parts += ["", *notes] if notes else []
     return "\n".join(parts) + "\n"
@@ -132,7 +158,7 @@ def write(out: Path, suites: dict[str, tuple[str, str, list[Case]]], env: dict[s
     notes = [f"Plot: {plot.name}." if plot is not None else f"No plot: {why}."]
     payload["plot"] = plot.name if plot is not None else why
     paths[0].write_text(json.dumps(payload, indent=2, default=str) + "\n")
-    paths[1].write_text(render(suites, env, settings, markdown=True, notes=notes))
+    paths[1].write_text(render(suites, env, settings, floors, markdown=True, notes=notes))
     if plot is not None:
         paths.append(plot)
     return paths

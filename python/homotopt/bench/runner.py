@@ -165,8 +165,8 @@ def run(ctx: Context, spec: dict[str, Any]) -> Case:
             dgemm = ctx.floors.gemm_rate(np.float64, 1)
         normals = ctx.floors.normal_rate()
         floor = (flops / dgemm + K * D / normals) / n_threads
-        how = (f"({flops:,} FLOPs at {dgemm / 1e9:.1f} GFLOP/s one-thread DGEMM + {K * D} normals at "
-               f"{normals / 1e6:.0f} M/s one-thread) / {n_threads} threads")
+        how = (f"({flops:,} FLOPs at the one-thread DGEMM rate + {K * D} normals at the one-thread "
+               "normal rate) / threads")
     return Case(NAME, f"{R} trial{'s' if R > 1 else ''}", n_threads,
                 {"trials": R, "d": D, "n": N_ROWS, "K": K, "J": J, "native_steps": native_steps,
                  "steps_per_call_others": per}, per_step, skipped, floor, how, BASELINES)
