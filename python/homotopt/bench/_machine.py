@@ -33,7 +33,7 @@ def load_average() -> str:
 
 def source() -> str:
     """The git commit of the homotopt being measured when it runs from a checkout ("+changes" when
-    tracked files differ from it), else "homotopt <version> (installed)"."""
+    tracked files differ from it), else "installed package"."""
     import homotopt
 
     here = Path(homotopt.__file__).resolve().parent
@@ -49,7 +49,7 @@ def source() -> str:
             return f"commit {git('rev-parse', '--short', 'HEAD')}{dirty}"
     except (OSError, subprocess.SubprocessError):
         pass
-    return f"homotopt {homotopt.__version__} (installed)"
+    return "installed package"
 
 
 def environment(device: str, torch: Any = None) -> dict[str, Any]:

@@ -107,7 +107,7 @@ def measured_floors(floors: dict[str, Any]) -> str:
 
 def header(env: dict[str, Any], settings: dict[str, Any]) -> str:
     return (f"homotopt bench on {machine_label(env)}\n"
-            f"{env['date']}; {env['source']}; homotopt {env['homotopt']}, NumPy {env['numpy']}, "
+            f"{env['date']}; homotopt {env['homotopt']} ({env['source']}), NumPy {env['numpy']}, "
             f"PyTorch {env['torch'] or 'absent'}, Python {env['python']}; {env['platform']}\n"
             f"load average at start (1, 5, 15 min): {settings['load_average_start']}; at end: "
             f"{settings['load_average_end']}\n"
