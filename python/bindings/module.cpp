@@ -14,6 +14,7 @@ void bind_random(py::module_& m);
 void bind_problems(py::module_& m);
 void bind_runner(py::module_& m);
 void bind_o2nc(py::module_& m);
+void bind_power_accumulate(py::module_& m);
 }  // namespace homotopt::bindings
 
 PYBIND11_MODULE(_core, m) {
@@ -56,4 +57,5 @@ PYBIND11_MODULE(_core, m) {
   homotopt::bindings::bind_problems(m);
   homotopt::bindings::bind_runner(m);
   homotopt::bindings::bind_o2nc(m);
+  homotopt::bindings::bind_power_accumulate(m);
 }

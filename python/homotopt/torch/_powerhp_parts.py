@@ -1,0 +1,145 @@
+"""Pieces of :class:`homotopt.torch.ProgPowerHP`: checks, schedules, noise, fitness, the vmap path.
+
+Internal. The schedule formulas are schedule.hpp's, evaluated on the host from the step counter (so no
+value the GPU computes is read for them); the noise is homotopt's Philox, written into the parameters.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Iterable
+
+import torch
+
+from .. import _core, _device
+from ..random import Stream
+from ..schedules import PowerSchedule, SigmaSchedule
+
+_FLOATS = (torch.float32, torch.float64)
+
+
+def check_group(group: dict, index: int) -> None:
+    """Validates a param group once, when it is added; messages name the group and the tensor."""
+    if not isinstance(group["power"], PowerSchedule) or not isinstance(group["sigma"], SigmaSchedule):
+        raise TypeError(f"param_groups[{index}]: expected PowerSchedule and SigmaSchedule (or numbers)")
+    lr = group["lr"]
+    if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
+        raise ValueError(f"param_groups[{index}]['lr']: expected a finite value > 0, got {lr}")
+    for i, p in enumerate(group["params"]):
+        name = f"param_groups[{index}]['params'][{i}]"
+        if p.dtype not in _FLOATS:
+            raise TypeError(f"{name}: expected dtype torch.float32 or torch.float64, got {p.dtype}")
+        if not p.is_contiguous():
+            raise ValueError(f"{name}: expected a contiguous tensor, got strides {tuple(p.stride())}")
+        if p.device.type not in ("cpu", "cuda"):
+            raise ValueError(f"{name}: expected a tensor on the CPU or a CUDA device, got {p.device}")
+
+
+def device_of(entries: list) -> torch.device:
+    device = entries[0][1].device
+    for gi, p, _ in entries:
+        if p.device != device:
+            raise ValueError(f"params: expected every tensor on {device} (the first one's device), got one on {p.device}")
+        if not p.is_contiguous():
+            raise ValueError(f"params: expected contiguous tensors, got strides {tuple(p.stride())} in group {gi}")
+    return device
+
+
+def group_schedule(group: dict, t: int) -> tuple[float, float, float]:
+    """(N_t, sigma_t, alpha_t) of a group: schedule.hpp's formulas in float64 (the same libm pow)."""
+    P: PowerSchedule = group["power"]
+    S: SigmaSchedule = group["sigma"]
+    n = P.start + P.increment * float(t // P.every)
+    N = n if n < P.max else P.max
+    sigma = S.start * math.pow(S.decay, float(t)) + S.floor
+    alpha = group["lr"] * math.pow(float(t) + group["lr_offset"], -(0.5 + group["lr_gamma"]))
+    return N, sigma, alpha
+
+
+def fill_normal(out: torch.Tensor, seed: int, step: int, offset: int) -> None:
+    """Writes normals offset, offset + 1, ... of Philox stream (seed, SAMPLES, trial 0, step) into `out`
+    (contiguous), on its device: the same numbers on CPU and GPU (up to float32 rounding of the transform)."""
+    o = out.detach()
+    target = o.numpy() if o.device.type == "cpu" else _device.describe(o, "params")
+    _core.random_fill(target, 0, seed, int(Stream.SAMPLES), 0, step, offset)
+
+
+def fitness_of(out: Any, maximize: bool, nan_policy: str, k: int | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(f, counted) from a closure's result: f = out (maximize) or -out, flattened to (J,) (or (K, J) for
+    the vectorized path); counted is False for NaN and +inf fitness ("omit"); "raise" raises for them."""
+    if not isinstance(out, torch.Tensor):
+        raise TypeError(f"closure: expected a tensor of per-example losses (or fitness), got {type(out).__name__}")
+    if out.dtype not in _FLOATS:
+        raise TypeError(f"closure: expected a float32 or float64 tensor, got {out.dtype}")
+    if out.dim() > 1 and k is not None:
+        raise ValueError(f"closure: expected a scalar or a (J,) tensor of per-example values, got shape {tuple(out.shape)}")
+    f = out if maximize else -out
+    f = f.reshape(-1) if k is not None else f.reshape(f.shape[0], -1)
+    if f.numel() == 0:
+        raise ValueError("closure: expected at least one value, got an empty tensor")
+    bad = torch.isnan(f) | (f == math.inf)
+    if nan_policy == "raise" and bool(bad.any()):  # reads a flag on the host: one wait per sample on a GPU
+        where = f"sample {k}" if k is not None else "a sample"
+        raise ValueError(f"closure: {where} returned a NaN or {'+' if maximize else '-'}inf "
+                         f"{'fitness' if maximize else 'loss'} (nan_policy='raise'); the parameters are left at mu")
+    return f, ~bad
+
+
+class BufferFreeze:
+    """Saves tensors (module buffers) before the samples and restores them after (None: does nothing)."""
+
+    def __init__(self, buffers: Iterable[torch.Tensor] | None) -> None:
+        self.buffers = [] if buffers is None else list(buffers)
+        for i, b in enumerate(self.buffers):
+            if not isinstance(b, torch.Tensor):
+                raise TypeError(f"freeze_buffers[{i}]: expected a tensor, got {type(b).__name__}")
+        self._saved: list[torch.Tensor] = []
+
+    def save(self) -> None:
+        self._saved = [b.detach().clone() for b in self.buffers]
+
+    def restore(self) -> None:
+        with torch.no_grad():
+            for b, s in zip(self.buffers, self._saved):
+                b.copy_(s)
+        self._saved = []
+
+
+class _ClosureModule(torch.nn.Module):
+    """Holds the user's module as `m`; forward runs the closure, so functional_call swaps m's parameters."""
+
+    def __init__(self, m: torch.nn.Module) -> None:
+        super().__init__()
+        self.m = m
+
+    def forward(self, closure: Callable[[], Any]) -> Any:  # noqa: D401
+        return closure()
+
+
+def vectorized_values(module: torch.nn.Module, closure: Callable[[], Any], entries: list, mine: list[int],
+                      total: int, seed: int, t: int, sched: list) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """Values (k, J) of this rank's samples from one vmapped call, and the batched samples (k, *shape)
+    (leaves with requires_grad) in the order of `entries`; the noise equals the sample-by-sample path's."""
+    from torch.func import functional_call, vmap
+
+    names = {id(p): n for n, p in module.named_parameters()}
+    batched, params = [], {}
+    for gi, p, place in entries:
+        name = names.get(id(p))
+        if name is None:
+            raise ValueError("module: expected every optimized parameter to belong to `module` (vectorize=True)")
+        w = torch.empty((len(mine),) + tuple(p.shape), dtype=p.dtype, device=p.device)
+        for r, k in enumerate(mine):
+            fill_normal(w[r], seed, t, k * total + place)
+        w = torch.add(p.detach().unsqueeze(0), w, alpha=sched[gi][1])
+        w.requires_grad_(p.requires_grad)
+        batched.append(w)
+        params["m." + name] = w
+    wrapper = _ClosureModule(module)
+
+    def one(sample: dict) -> torch.Tensor:
+        return functional_call(wrapper, sample, (closure,), strict=False).reshape(-1)
+
+    with torch.enable_grad():
+        values = vmap(one, randomness="same")(params)
+    return values, batched

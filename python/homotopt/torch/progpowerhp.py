@@ -1,0 +1,388 @@
+"""Prog-PowerHP (papers/prog_powerhp.md) as a ``torch.optim.Optimizer`` for any ``nn.Module``.
+
+``step(closure)`` sets the parameters to each of the K samples w_k = mu + sigma_t eps_k in turn, calls
+the closure (which returns per-example losses, or fitness with ``maximize=True``), differentiates
+sum_j e^(N f_kj - m_k) f_kj, and merges the sample into the mergeable (m, s, u) state of lse.hpp:
+u <- e^(m - M) u + e^(m_k - M) g_k in one fused native call over all tensors. Memory: u and the mean
+mu while the parameters hold samples, two buffers per parameter whatever K; exp(N f) is never formed,
+so N f = +-1e6 is exact. Then mu moves by the step rule ("log": alpha N u / s, "raw": alpha e^log_scale
+u / s, "unit": alpha d / ||d||) and the parameters hold the new mu.
+
+Importing this module imports torch; ``import homotopt`` does not.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Iterable
+
+import torch
+
+from .. import _core
+from .._run import STEP_RULES
+from .._validation import counter32, integer, seed as check_seed
+from ..random import Stream
+from ..schedules import LearningRate, PowerSchedule, SigmaSchedule, as_lr, as_power, as_sigma
+from . import _powerhp_merge as merge
+from ._powerhp_parts import (BufferFreeze, check_group, device_of, fill_normal, fitness_of, group_schedule,
+                             vectorized_values)
+
+__all__ = ["ProgPowerHP"]
+
+_NAN_POLICIES = ("raise", "omit")
+
+
+class ProgPowerHP(torch.optim.Optimizer):
+    """Prog-PowerHP: stochastic ascent on E_{w ~ N(mu, sigma^2), x}[exp(N f_w(x))], N rising, sigma falling.
+
+    Args:
+        params: tensors or param-group dicts (float32 or float64, contiguous, all on one device).
+            A group may set its own ``power``, ``sigma`` and ``lr``.
+        num_samples: K, the samples per step (the closure runs K times).
+        power: N_t, a :class:`homotopt.PowerSchedule` or a number (constant).
+        sigma: sigma_t, a :class:`homotopt.SigmaSchedule` or a number > 0 (constant).
+        lr: alpha_t, a :class:`homotopt.LearningRate` or a number (constant). ``group["lr"]`` holds its
+            base as a float, so torch's LR schedulers scale it.
+        step_rule: "log" (default: mu += alpha N d), "raw" (the paper's literal step) or "unit"
+            (alpha d / ||d||, ||d|| over each param group), d = u / s the softmax(N f)-weighted mean of
+            the pairs' gradients of f.
+        seed: Philox seed of the noise; None takes ``torch.initial_seed()`` (rank 0's under
+            torch.distributed). Sample k of step t, element i of the parameter that starts at position
+            ``place`` of the concatenated parameters (D in all), is number k D + place + i of stream
+            (seed, Stream.SAMPLES, trial 0, step t): ``homotopt.random.normal((K, D), seed, t,
+            stream=Stream.SAMPLES)``, the same as the ask/tell ProgPowerHP on the flattened parameters,
+            on the CPU and on a GPU.
+        maximize: False (torch's convention): the closure returns losses, the fitness is f = -loss.
+            True: it returns fitness.
+        nan_policy: "raise" (default): a NaN or +inf fitness, or a non-finite gradient of a counted
+            pair, raises ValueError and leaves the parameters at mu (this reads flags on the host: one
+            wait for the GPU per sample). "omit": such fitness values get weight 0 (the pair is not
+            counted); a non-finite gradient of a counted pair makes the step move nothing
+            (``found_inf`` is True) without a host sync. f = -inf (loss +inf) is a valid value of
+            weight 0, counted in log_scale.
+        vectorize: evaluate the K samples in one batched call (``torch.func.functional_call`` + ``vmap``
+            over `module`); same direction as the sample-by-sample path, memory O(K d).
+        module: the nn.Module whose parameters these are (required by ``vectorize``).
+        freeze_buffers: tensors (e.g. ``list(model.buffers())``) saved before the K samples and
+            restored after them, so BatchNorm running statistics are not moved by the samples. Left
+            out (the default), buffers are updated by every sample's forward, K times a step.
+        process_group: spread the K samples over the ranks of this group (sample k on rank k mod
+            world), or None: the default group when torch.distributed is initialized, else one process.
+            Every rank must call step() with the same closure structure; the ranks' states merge with one
+            all_gather of (m, s, count) and one all_reduce of u, so every rank takes the same step.
+    """
+
+    def __init__(self, params: Iterable[Any], *, num_samples: int, power: PowerSchedule | float,
+                 sigma: SigmaSchedule | float, lr: LearningRate | float, step_rule: str = "log",
+                 seed: int | None = None, maximize: bool = False, nan_policy: str = "raise",
+                 vectorize: bool = False, module: torch.nn.Module | None = None,
+                 freeze_buffers: Iterable[torch.Tensor] | None = None, process_group: Any = None) -> None:
+        self.num_samples = integer(num_samples, "num_samples", 1, 2**31 - 1)
+        if step_rule not in STEP_RULES:
+            raise ValueError(f"step_rule: expected 'raw', 'log' or 'unit', got {step_rule!r}")
+        if nan_policy not in _NAN_POLICIES:
+            raise ValueError(f"nan_policy: expected 'raise' or 'omit', got {nan_policy!r}")
+        if not isinstance(maximize, bool):
+            raise TypeError(f"maximize: expected a bool, got {type(maximize).__name__}")
+        if vectorize and module is None:
+            raise ValueError("vectorize: expected module=<the nn.Module of the parameters> with vectorize=True, got None")
+        self.step_rule, self.maximize, self.nan_policy = step_rule, maximize, nan_policy
+        self.vectorize, self.module = bool(vectorize), module
+        self._freeze = BufferFreeze(freeze_buffers)
+        self._pg = process_group
+        self._seed = self._initial_seed(seed)
+        self._step = 0
+        self.best_value, self.best_step = -math.inf, -1
+        self._best: list[torch.Tensor] | None = None
+        self._found_inf: torch.Tensor | None = None
+        self._scratch: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+        defaults = dict(power=as_power(power), sigma=as_sigma(sigma), lr=as_lr(lr))
+        super().__init__(params, defaults)
+
+    # ---- construction helpers ----
+    def _group_of(self) -> Any:
+        if self._pg is not None:
+            return self._pg
+        import torch.distributed as dist
+        return dist.group.WORLD if dist.is_available() and dist.is_initialized() else None
+
+    def _initial_seed(self, seed: int | None) -> int:
+        if seed is not None:
+            return check_seed(seed)
+        value = torch.initial_seed() % 2**63
+        pg = self._group_of()
+        if pg is not None:  # every rank must draw the same noise: rank 0's seed wins
+            import torch.distributed as dist
+            t = torch.tensor([value], dtype=torch.int64)
+            if dist.get_backend(pg) == "nccl":
+                t = t.cuda()
+            dist.broadcast(t, src=dist.get_global_rank(pg, 0), group=pg)
+            value = int(t.item())
+        return value
+
+    def add_param_group(self, param_group: dict) -> None:
+        lr = param_group.get("lr", self.defaults["lr"])
+        group = dict(param_group)
+        group["power"] = as_power(group.get("power", self.defaults["power"]))
+        group["sigma"] = as_sigma(group.get("sigma", self.defaults["sigma"]))
+        sched = as_lr(lr)
+        group["lr"], group["lr_gamma"], group["lr_offset"] = sched.base, sched.gamma, sched.offset
+        super().add_param_group(group)
+        check_group(self.param_groups[-1], len(self.param_groups) - 1)
+
+    # ---- read-only views ----
+    @property
+    def seed(self) -> int:
+        return self._seed
+
+    @property
+    def step_count(self) -> int:
+        """Steps taken so far (t of the next step)."""
+        return self._step
+
+    @property
+    def found_inf(self) -> bool:
+        """Whether the last step moved nothing for a non-finite gradient (nan_policy="omit"); waits for the GPU."""
+        return bool(self._found_inf.item()) if self._found_inf is not None else False
+
+    def schedules(self, t: int | None = None) -> list[tuple[float, float, float]]:
+        """(N_t, sigma_t, alpha_t) of each param group at step t (default: the next step)."""
+        t = self._step if t is None else integer(t, "t", 0)
+        return [group_schedule(g, t) for g in self.param_groups]
+
+    # ---- the step ----
+    def _params(self) -> list[tuple[int, torch.Tensor, int]]:
+        """(group, parameter, place) of every parameter, place = its first position in the concatenation."""
+        out, place = [], 0
+        for gi, group in enumerate(self.param_groups):
+            for p in group["params"]:
+                out.append((gi, p, place))
+                place += p.numel()
+        return out
+
+    def _buffers(self, p: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(mu, u) scratch of p: the mean while p holds samples, and the accumulated u."""
+        key = id(p)
+        buf = self._scratch.get(key)
+        if buf is None or buf[0].shape != p.shape or buf[0].dtype != p.dtype or buf[0].device != p.device:
+            buf = self._scratch[key] = (torch.empty_like(p), torch.empty_like(p))
+        return buf
+
+    def _ranks(self) -> tuple[Any, int, int]:
+        pg = self._group_of()
+        if pg is None:
+            return None, 0, 1
+        import torch.distributed as dist
+        return pg, dist.get_rank(pg), dist.get_world_size(pg)
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], Any] | None = None) -> torch.Tensor:  # type: ignore[override]
+        """K closure calls at the samples, the merge, then mu moves; returns the mean fitness of the samples
+        (a device tensor: the mean of the counted f over this rank's pairs)."""
+        if closure is None:
+            raise ValueError("closure: expected a callable returning per-example losses (or fitness), got None; "
+                             "ProgPowerHP evaluates the model at K samples per step")
+        entries = self._params()
+        if not entries:
+            raise ValueError("params: expected at least one parameter")
+        device = device_of(entries)
+        t = counter32(self._step, "step")
+        sched = self.schedules(t)
+        G = len(self.param_groups)
+        params = [p for _, p, _ in entries]
+        groups = [g for g, _, _ in entries]
+        bufs = [self._buffers(p) for p in params]
+        mus, us = [b[0] for b in bufs], [b[1] for b in bufs]
+        torch._foreach_copy_(mus, [p.detach() for p in params])
+        torch._foreach_zero_(us)
+        total = sum(p.numel() for p in params)
+        pg, rank, world = self._ranks()
+        mine = list(range(rank, self.num_samples, world))
+        # (m, s, count) of every group on the device; -inf, 0, 0 is the empty state.
+        state = torch.zeros(G, 3, dtype=torch.float64, device=device)
+        state[:, 0] = -math.inf
+        acc = merge.PowerAccumulator(device)
+        sum_f = torch.zeros((), dtype=torch.float64, device=device)
+        n_f = torch.zeros((), dtype=torch.float64, device=device)
+        self._freeze.save()
+        try:
+            if self.vectorize:
+                sum_f, n_f = self._vectorized(closure, entries, mine, total, t, sched, state, us, acc)
+            else:
+                for k in mine:
+                    for (gi, p, place), mu in zip(entries, mus):
+                        fill_normal(p, self._seed, t, k * total + place)
+                        torch.add(mu, p, alpha=sched[gi][1], out=p)
+                    with torch.enable_grad():
+                        out = closure()
+                        f, counted = fitness_of(out, self.maximize, self.nan_policy, k)
+                    fd = torch.where(counted, f.detach(), torch.zeros_like(f.detach()))
+                    sum_f, n_f = sum_f + fd.sum(), n_f + counted.sum()
+                    self._merge_sample(f, counted, params, groups, sched, state, us, acc)
+        except BaseException:
+            torch._foreach_copy_(params, mus)  # the parameters never stay at a sample
+            raise
+        finally:
+            self._freeze.restore()
+        if pg is not None and world > 1:
+            state = merge.merge_across_ranks(state, us, groups, pg)
+            import torch.distributed as dist
+            dist.all_reduce(acc.flag, op=dist.ReduceOp.MAX, group=pg)
+        found = acc.flag[0] > 0
+        if self.nan_policy == "raise" and bool(found):
+            torch._foreach_copy_(params, mus)
+            raise ValueError("closure: a sample's gradient holds NaN or inf (nan_policy='raise'); "
+                             "the parameters are left at mu")
+        self._apply(params, groups, mus, us, state, sched, found, acc)
+        self._found_inf = found
+        self._step += 1
+        return sum_f / n_f.clamp(min=1)
+
+    def _merge_sample(self, f: torch.Tensor, counted: torch.Tensor, params: list, groups: list, sched: list,
+                      state: torch.Tensor, us: list, acc: merge.PowerAccumulator) -> None:
+        """Merges one sample's pairs into every group's state: one backward per distinct power."""
+        f64 = f.detach().to(torch.float64)
+        with torch.enable_grad():
+            f_grad = torch.where(counted, f, torch.zeros_like(f))  # uncounted pairs: no gradient path
+        powers = sorted({sched[g][0] for g in range(len(sched))})
+        coef = torch.zeros(len(sched), 2, dtype=torch.float64, device=state.device)
+        grads: list[torch.Tensor | None] = [None] * len(params)
+        for n_i, N in enumerate(powers):
+            gids = [g for g in range(len(sched)) if sched[g][0] == N]
+            a = merge.exponents(N, f64, counted)
+            m_k, s_k, w = merge.sample_terms(a)
+            idx = [i for i, g in enumerate(groups) if g in gids]
+            wanted = [params[i] for i in idx if params[i].requires_grad]
+            if wanted and f.requires_grad:
+                with torch.enable_grad():
+                    obj = (w.to(f.dtype) * f_grad).sum()
+                got = torch.autograd.grad(obj, wanted, allow_unused=True, retain_graph=n_i < len(powers) - 1)
+            else:
+                got = [None] * len(wanted)
+            it = iter(got)
+            for i in idx:
+                grads[i] = merge.dense_grad(next(it) if params[i].requires_grad else None, params[i])
+            for g in gids:
+                m = state[g, 0]
+                M = torch.maximum(m, m_k)
+                ca, cb = merge.rescale(m, M), merge.rescale(m_k, M)
+                cb = torch.where(s_k > 0, cb, torch.zeros_like(cb))  # an empty sample adds nothing
+                state[g, 1] = state[g, 1] * ca + s_k * cb
+                state[g, 0] = M
+                state[g, 2] += counted.sum()
+                coef[g, 0], coef[g, 1] = ca, cb
+        acc(us, grads, groups, coef)
+
+    def _vectorized(self, closure, entries, mine, total, t, sched, state, us, acc):
+        values, batched = vectorized_values(self.module, closure, entries, mine, total, self._seed, t, sched)
+        with torch.enable_grad():
+            f, counted = fitness_of(values, self.maximize, self.nan_policy, None)
+            f_grad = torch.where(counted, f, torch.zeros_like(f))
+        fd = torch.where(counted, f.detach(), torch.zeros_like(f.detach()))
+        f64 = f.detach().to(torch.float64)
+        groups = [g for g, _, _ in entries]
+        powers = sorted({s[0] for s in sched})
+        coef = torch.zeros(len(sched), 2, dtype=torch.float64, device=state.device)
+        grads: list[torch.Tensor] = [None] * len(entries)  # type: ignore[list-item]
+        for n_i, N in enumerate(powers):
+            gids = [g for g in range(len(sched)) if sched[g][0] == N]
+            a = merge.exponents(N, f64, counted)
+            m_k, s_k, w = merge.sample_terms(a.reshape(-1))
+            idx = [i for i, g in enumerate(groups) if g in gids]
+            with torch.enable_grad():
+                obj = (w.view_as(f).to(f.dtype) * f_grad).sum()
+            got = torch.autograd.grad(obj, [batched[i] for i in idx], allow_unused=True,
+                                      retain_graph=n_i < len(powers) - 1)
+            for i, gr in zip(idx, got):
+                p = entries[i][1]
+                grads[i] = torch.zeros_like(p) if gr is None else gr.sum(0).contiguous()
+            for g in gids:
+                state[g, 0], state[g, 1], state[g, 2] = m_k, s_k, counted.sum()
+                coef[g, 0], coef[g, 1] = 0.0, (s_k > 0).to(torch.float64)
+        acc(us, grads, groups, coef)
+        return fd.sum(), counted.sum().to(torch.float64)
+
+    def _apply(self, params, groups, mus, us, state, sched, found, acc) -> None:
+        """mu += c_g u / s_g per group (c from the step rule), on the device; nothing moves when `found`."""
+        G = len(sched)
+        m, s, count = state[:, 0], state[:, 1], state[:, 2]
+        N = torch.tensor([x[0] for x in sched], dtype=torch.float64, device=s.device)
+        alpha = torch.tensor([x[2] for x in sched], dtype=torch.float64, device=s.device)
+        ok = (s > 0) & (count > 0)
+        safe_s = torch.where(ok, s, torch.ones_like(s))
+        if self.step_rule == "log":
+            c = alpha * N
+        elif self.step_rule == "raw":
+            log_scale = torch.log(N) + m + torch.log(safe_s) - torch.log(count.clamp(min=1))
+            c = alpha * torch.exp(log_scale)
+        else:  # unit: ||d||_g = ||u||_g / s_g
+            norms = torch.zeros(G, dtype=torch.float64, device=s.device)
+            for u, g in zip(us, groups):
+                norms[g] += u.to(torch.float64).pow(2).sum()
+            dn = norms.sqrt() / safe_s
+            c = torch.where(dn > 0, alpha / torch.where(dn > 0, dn, torch.ones_like(dn)), torch.zeros_like(dn))
+        e = torch.where(ok & ~found, c / safe_s, torch.zeros_like(c))
+        coef = torch.stack([torch.ones_like(e), e], dim=1)
+        acc(mus, us, groups, coef)  # mu <- mu + e_g u (b = 0 leaves u unread)
+        torch._foreach_copy_(params, mus)
+
+    # ---- best iterate ----
+    @torch.no_grad()
+    def report(self, value: float) -> bool:
+        """Records a validation value of the current mu (higher is better with maximize=True, lower
+        otherwise); keeps a copy of the parameters when it is the best so far; NaN never wins."""
+        v = float(value)
+        score = v if self.maximize else -v
+        if score > self.best_value:
+            params = [p for _, p, _ in self._params()]
+            if self._best is None or len(self._best) != len(params):
+                self._best = [p.detach().clone() for p in params]
+            else:
+                torch._foreach_copy_(self._best, [p.detach() for p in params])
+            self.best_value, self.best_step = score, self._step
+            return True
+        return False
+
+    @torch.no_grad()
+    def load_best(self) -> None:
+        """Copies the best reported parameters back (nothing if none was reported)."""
+        if self._best is not None:
+            torch._foreach_copy_([p for _, p, _ in self._params()], self._best)
+
+    # ---- persistence ----
+    def state_dict(self) -> dict:
+        state = super().state_dict()
+        state["powerhp"] = {"seed": self._seed, "step": self._step, "best_value": self.best_value,
+                            "best_step": self.best_step, "best": self._best, "num_samples": self.num_samples,
+                            "step_rule": self.step_rule, "maximize": self.maximize, "nan_policy": self.nan_policy}
+        return state
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        extra = state_dict.get("powerhp")
+        if extra is None:
+            raise ValueError("state_dict: expected a ProgPowerHP state_dict with a 'powerhp' entry, got none")
+        rest = {k: v for k, v in state_dict.items() if k != "powerhp"}
+        super().load_state_dict(rest)
+        self._seed, self._step = check_seed(extra["seed"]), counter32(extra["step"], "step")
+        self.best_value, self.best_step = float(extra["best_value"]), int(extra["best_step"])
+        best = extra["best"]
+        if best is not None:
+            params = [p for _, p, _ in self._params()]
+            best = [b.detach().to(device=p.device, dtype=p.dtype).clone() for b, p in zip(best, params)]
+        self._best = best
+        self.num_samples, self.step_rule = extra["num_samples"], extra["step_rule"]
+        self.maximize, self.nan_policy = extra["maximize"], extra["nan_policy"]
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_scratch"] = {}  # keyed by id(): meaningless in a copy, rebuilt on the next step
+        state["_pg"] = None     # process groups do not copy; a copy runs in one process
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        super().__setstate__(state)
+
+    def __repr__(self) -> str:
+        N, sigma, alpha = group_schedule(self.param_groups[0], self._step) if self.param_groups else (0, 0, 0)
+        return (f"ProgPowerHP(K={self.num_samples}, step={self._step}, N={N:.4g}, sigma={sigma:.4g}, "
+                f"lr={alpha:.4g}, step_rule={self.step_rule!r}, maximize={self.maximize})")
