@@ -331,7 +331,7 @@ class ProgPowerHP(torch.optim.Optimizer):
     def report(self, value: float) -> bool:
         """Records a validation value of the current mu (higher is better with maximize=True, lower
         otherwise); keeps a copy of the parameters when it is the best so far; NaN never wins."""
-        v = float(value)
+        v = float(value.detach()) if isinstance(value, torch.Tensor) else float(value)
         score = v if self.maximize else -v
         if score > self.best_value:
             params = [p for _, p, _ in self._params()]
