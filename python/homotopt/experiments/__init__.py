@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from . import figure1, k_ablation, o2nc_digits, phase_retrieval, relu
+from . import (digits_powerhp, figure1, k_ablation, o2nc_digits, phase_retrieval, phase_retrieval_torch, relu,
+               relu_torch)
 from ._base import Options, Report, write
 
-EXPERIMENTS: dict[str, ModuleType] = {m.NAME: m for m in (phase_retrieval, relu, figure1, k_ablation, o2nc_digits)}
+EXPERIMENTS: dict[str, ModuleType] = {m.NAME: m for m in (phase_retrieval, relu, figure1, k_ablation, o2nc_digits,
+                                                           relu_torch, phase_retrieval_torch, digits_powerhp)}
 
 __all__ = ["EXPERIMENTS", "Options", "Report", "write"]
