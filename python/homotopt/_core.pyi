@@ -41,6 +41,9 @@ def o2nc_update_pointers(params: list[int], grads: list[int], buffers: list[int]
                          groups: list[tuple[int, float, float, float, float, bool]], scaling: int, seed: int,
                          step: int, scale: float | None, check_finite: bool, nan_policy: int,
                          stream: int = 0) -> tuple[float, bool]: ...
+def power_accumulate_pointers(us: list[int], gs: list[int], numels: list[int], dtypes: list[int],
+                              groups: list[int], device_type: int, device_index: int, coefficients: int,
+                              num_groups: int, flag: int, stream: int) -> None: ...
 def o2nc_update_device_pointers(params: list[int], grads: list[int], buffers: list[int], numels: list[int],
                                 dtypes: list[int], device_index: int,
                                 groups: list[tuple[int, float, float, float, float, bool]], scaling: int,
