@@ -190,14 +190,24 @@ def test_scalar_closure_and_maximize_flip():
     np.testing.assert_array_equal(flat(a), flat(b))
 
 
-def test_frozen_parameter_gets_no_step():
+@pytest.mark.parametrize("vectorize", [False, True])
+def test_frozen_parameter_gets_no_noise_and_no_step(vectorize):
     model = mlp(7)
     model[2].bias.requires_grad_(False)
     before = model[2].bias.detach().clone()
     x, y = data("mlp", 8, 7)
-    opt = ProgPowerHP(model.parameters(), num_samples=2, power=1.0, sigma=0.1, lr=0.01, seed=3)
-    steps(opt, model, x, y, 1)
+    opt = ProgPowerHP(model.parameters(), num_samples=2, power=1.0, sigma=0.1, lr=0.01, seed=3,
+                      vectorize=vectorize, module=model)
+    seen = []
+
+    def closure():
+        if not vectorize:
+            seen.append(model[2].bias.detach().clone())
+        return losses(model, x, y)
+
+    opt.step(closure)
     assert torch.equal(model[2].bias, before)
+    assert all(torch.equal(b, before) for b in seen)
 
 
 def _model_params():

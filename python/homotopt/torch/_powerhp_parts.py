@@ -128,11 +128,13 @@ def vectorized_values(module: torch.nn.Module, closure: Callable[[], Any], entri
         name = names.get(id(p))
         if name is None:
             raise ValueError("module: expected every optimized parameter to belong to `module` (vectorize=True)")
-        w = torch.empty((len(mine),) + tuple(p.shape), dtype=p.dtype, device=p.device)
-        for r, k in enumerate(mine):
-            fill_normal(w[r], seed, t, k * total + place)
-        w = torch.add(p.detach().unsqueeze(0), w, alpha=sched[gi][1])
-        w.requires_grad_(p.requires_grad)
+        if p.requires_grad:
+            w = torch.empty((len(mine),) + tuple(p.shape), dtype=p.dtype, device=p.device)
+            for r, k in enumerate(mine):
+                fill_normal(w[r], seed, t, k * total + place)
+            w = torch.add(p.detach().unsqueeze(0), w, alpha=sched[gi][1]).requires_grad_()
+        else:  # a frozen parameter stays at mu in every sample
+            w = p.detach().unsqueeze(0).expand((len(mine),) + tuple(p.shape))
         batched.append(w)
         params["m." + name] = w
     wrapper = _ClosureModule(module)

@@ -211,8 +211,9 @@ class ProgPowerHP(torch.optim.Optimizer):
             else:
                 for k in mine:
                     for (gi, p, place), mu in zip(entries, mus):
-                        fill_normal(p, self._seed, t, k * total + place)
-                        torch.add(mu, p, alpha=sched[gi][1], out=p)
+                        if p.requires_grad:  # a frozen parameter stays at mu (its place keeps its numbers)
+                            fill_normal(p, self._seed, t, k * total + place)
+                            torch.add(mu, p, alpha=sched[gi][1], out=p)
                     with torch.enable_grad():
                         out = closure()
                         f, counted = fitness_of(out, self.maximize, self.nan_policy, k)
@@ -283,16 +284,16 @@ class ProgPowerHP(torch.optim.Optimizer):
         groups = [g for g, _, _ in entries]
         powers = sorted({s[0] for s in sched})
         coef = torch.zeros(len(sched), 2, dtype=torch.float64, device=state.device)
-        grads: list[torch.Tensor] = [None] * len(entries)  # type: ignore[list-item]
+        grads = [torch.zeros_like(p) for _, p, _ in entries]  # frozen parameters: no step
         for n_i, N in enumerate(powers):
             gids = [g for g in range(len(sched)) if sched[g][0] == N]
             a = merge.exponents(N, f64, counted)
             m_k, s_k, w = merge.sample_terms(a.reshape(-1))
-            idx = [i for i, g in enumerate(groups) if g in gids]
+            idx = [i for i, g in enumerate(groups) if g in gids and batched[i].requires_grad]
             with torch.enable_grad():
                 obj = (w.view_as(f).to(f.dtype) * f_grad).sum()
             got = torch.autograd.grad(obj, [batched[i] for i in idx], allow_unused=True,
-                                      retain_graph=n_i < len(powers) - 1)
+                                      retain_graph=n_i < len(powers) - 1) if idx else []
             for i, gr in zip(idx, got):
                 p = entries[i][1]
                 grads[i] = torch.zeros_like(p) if gr is None else gr.sum(0).contiguous()
