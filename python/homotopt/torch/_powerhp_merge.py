@@ -33,12 +33,34 @@ def exponents(power: float, f: torch.Tensor, counted: torch.Tensor) -> torch.Ten
     return torch.where(counted & (f != -math.inf), a, torch.full_like(a, -math.inf))
 
 
+def shifted(x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+    """x - m, with m = -inf (an empty state) taken as 0: e^(x - m) is then 0 for x = -inf, never NaN,
+    and e^(m - M) is exactly 1 where m == M (lse.hpp's two corner cases)."""
+    return x - torch.where(m == -math.inf, torch.zeros_like(m), m)
+
+
 def sample_terms(a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(m_k, s_k, w) of one sample's terms a (J,): m_k = max a, w = e^(a - m_k), s_k = sum w.
     With every a = -inf: m_k = -inf, w = 0, s_k = 0 (the empty state)."""
     m = a.max()
-    w = torch.where(a == -math.inf, torch.zeros_like(a), torch.exp(a - m))
+    w = torch.exp(shifted(a, m))
     return m, w.sum(), w
+
+
+def merge_rows(state: torch.Tensor, rows: torch.Tensor | None, m_k: torch.Tensor, s_k: torch.Tensor,
+               n_k: torch.Tensor) -> torch.Tensor:
+    """Merges a sample (m_k, s_k, n_k counted pairs) into rows of the (G, 3) state (None: all rows), in
+    place; returns the (rows, 2) coefficients (a, b) of u <- a u + b g. An empty sample has b = 0."""
+    view = state if rows is None else state[rows]
+    m = view[:, 0]
+    M = torch.maximum(m, m_k)
+    ca, cb = torch.exp(shifted(m, M)), torch.exp(shifted(m_k.expand_as(M), M))
+    new = torch.stack([M, view[:, 1] * ca + s_k * cb, view[:, 2] + n_k], dim=1)
+    if rows is None:
+        state.copy_(new)
+    else:
+        state[rows] = new
+    return torch.stack([ca, cb], dim=1)
 
 
 class PowerAccumulator:

@@ -243,8 +243,8 @@ class ProgPowerHP(torch.optim.Optimizer):
                       state: torch.Tensor, us: list, acc: merge.PowerAccumulator) -> None:
         """Merges one sample's pairs into every group's state: one backward per distinct power."""
         f64 = f.detach().to(torch.float64)
-        with torch.enable_grad():
-            f_grad = torch.where(counted, f, torch.zeros_like(f))  # uncounted pairs: no gradient path
+        with torch.enable_grad():  # uncounted pairs (nan_policy="omit"): no gradient path
+            f_grad = f if self.nan_policy == "raise" else torch.where(counted, f, torch.zeros_like(f))
         powers = sorted({sched[g][0] for g in range(len(sched))})
         coef = torch.zeros(len(sched), 2, dtype=torch.float64, device=state.device)
         grads: list[torch.Tensor | None] = [None] * len(params)
@@ -263,15 +263,12 @@ class ProgPowerHP(torch.optim.Optimizer):
             it = iter(got)
             for i in idx:
                 grads[i] = merge.dense_grad(next(it) if params[i].requires_grad else None, params[i])
-            for g in gids:
-                m = state[g, 0]
-                M = torch.maximum(m, m_k)
-                ca, cb = merge.rescale(m, M), merge.rescale(m_k, M)
-                cb = torch.where(s_k > 0, cb, torch.zeros_like(cb))  # an empty sample adds nothing
-                state[g, 1] = state[g, 1] * ca + s_k * cb
-                state[g, 0] = M
-                state[g, 2] += counted.sum()
-                coef[g, 0], coef[g, 1] = ca, cb
+            rows = None if len(powers) == 1 else torch.tensor(gids, device=state.device)
+            c = merge.merge_rows(state, rows, m_k, s_k, counted.sum())
+            if rows is None:
+                coef = c
+            else:
+                coef[rows] = c
         acc(us, grads, groups, coef)
 
     def _vectorized(self, closure, entries, mine, total, t, sched, state, us, acc):
@@ -297,9 +294,12 @@ class ProgPowerHP(torch.optim.Optimizer):
             for i, gr in zip(idx, got):
                 p = entries[i][1]
                 grads[i] = torch.zeros_like(p) if gr is None else gr.sum(0).contiguous()
-            for g in gids:
-                state[g, 0], state[g, 1], state[g, 2] = m_k, s_k, counted.sum()
-                coef[g, 0], coef[g, 1] = 0.0, (s_k > 0).to(torch.float64)
+            rows = None if len(powers) == 1 else torch.tensor(gids, device=state.device)
+            c = merge.merge_rows(state, rows, m_k, s_k, counted.sum())  # into the empty state: a = 0
+            if rows is None:
+                coef = c
+            else:
+                coef[rows] = c
         acc(us, grads, groups, coef)
         return fd.sum(), counted.sum().to(torch.float64)
 
