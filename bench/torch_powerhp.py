@@ -27,9 +27,27 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import compare, threads, cuda_device_name, cuda_environment, device_name, environment, markdown_table, write_results  # noqa: E402
+from _common import cpu_model, cuda_device_name, cuda_environment, environment, markdown_table, write_results  # noqa: E402
 
+from homotopt.bench._timing import Budget, threads  # noqa: E402
+from homotopt.bench._timing import compare as _compare  # noqa: E402
 from homotopt.torch import ProgPowerHP  # noqa: E402
+
+
+def compare(fns, budget_s: float) -> dict[str, float]:
+    """Medians in seconds, measured side by side (homotopt.bench's interleaved rounds) after a warm-up."""
+    for fn in fns.values():
+        fn()
+        fn()
+    return {name: t.median_s for name, t in _compare(fns, Budget(budget_s=budget_s)).items()}
+
+
+def device_name() -> str:
+    """A file-name-safe device label, e.g. cpu-intel-r-xeon-r-processor-2cores."""
+    import os
+    import re
+    slug = re.sub(r"[^a-z0-9]+", "-", cpu_model().lower()).strip("-")
+    return f"cpu-{slug}-{os.cpu_count()}cores"
 
 K = 8
 SIZES = [10**4, 10**6, 10**7]
@@ -91,7 +109,7 @@ def bandwidth(device: str) -> float:
     src = torch.randn(2**24, device=device)
     dst = torch.empty_like(src)
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
-    t = compare({"copy": lambda: (dst.copy_(src), sync())}, budget_s=1.0)["copy"]
+    t = compare({"copy": lambda: (dst.copy_(src), sync())}, 1.0)["copy"]
     return 2 * src.numel() * 4 / t
 
 
@@ -106,7 +124,7 @@ def bench(device: str, sizes, budget: float):
         fns = {"homotopt": lambda: (opt.step(closure), sync()),
                "hand loop": (lambda h=hand_loop(ps, cs): (h(), sync())),
                "closure": (lambda c=closure_cost(ps, cs): (c(), sync()))}
-        t = compare(fns, budget_s=budget)
+        t = compare(fns, budget)
         floor = (20 * K + 32) * n / bw
         own, hand = t["homotopt"] - t["closure"], t["hand loop"] - t["closure"]
         rec = {"n": n, "K": K, "step_s": t["homotopt"], "hand_step_s": t["hand loop"], "closure_s": t["closure"],
