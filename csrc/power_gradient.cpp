@@ -1,5 +1,6 @@
-// PowerState: the host-side (m, s, u) state of lse.hpp with its merge and its result. Backends reduce
-// chunks into fresh parts (dispatch.cpp); this file only combines and finalizes them.
+// Front end of the power gradient (power_gradient.hpp): the checks of values, grads, power and the
+// outputs, once; PowerState, the host-side (m, s, u) state of lse.hpp with its merge and its result.
+// Backends reduce chunks into fresh parts; this file only checks, combines and finalizes them.
 #include <algorithm>
 #include <cmath>
 #include <utility>
@@ -7,8 +8,80 @@
 
 #include "backend.hpp"
 #include "dtype_dispatch.hpp"
+#include "front_end.hpp"
 
 namespace homotopt {
+using namespace front_end;
+
+namespace dispatch {
+
+PairShape check_power_inputs(const ArrayView& values, const ArrayView& grads, double power) {
+  check_power(power);
+  check_float(values, "values");
+  check_same_dtype(grads, values, "grads", "values");
+  check_same_device(grads, values, "grads", "values");
+  check_ndim(values, {1, 2}, "values", "(K,) or (K, J)");
+  check_nonempty(values, "values", values.ndim == 1 ? "(K,)" : "(K, J)");
+  const std::int64_t K = values.shape[0];
+  const std::int64_t J = values.ndim == 2 ? values.shape[1] : 1;
+  if (values.ndim == 1) {
+    HOMOTOPT_CHECK(grads.ndim == 2 && grads.shape[0] == K, "grads: expected shape (K, d) with K = ", K,
+                   " (from values), got ", grads.shape_string());
+  } else {
+    HOMOTOPT_CHECK(grads.ndim == 3 && grads.shape[0] == K && grads.shape[1] == J,
+                   "grads: expected shape (K, J, d) with (K, J) = (", K, ", ", J, ") (from values), got ",
+                   grads.shape_string());
+  }
+  const std::int64_t d = grads.shape[grads.ndim - 1];
+  HOMOTOPT_CHECK(d >= 1, "grads: expected d >= 1, got ", grads.shape_string());
+  check_contiguous(values, "values");
+  check_contiguous(grads, "grads");
+  return {K * J, J, d};
+}
+
+void reduce_power(const ArrayView& values, const ArrayView& grads, const PairShape& shape, double power,
+                  NanPolicy policy, PowerState::Parts& parts, double* u) {
+  if (on_cuda(values)) {
+#if defined(HOMOTOPT_WITH_CUDA)
+    cuda::reduce_power(values, grads, shape, power, policy, parts, u);
+    return;
+#else
+    cuda_unavailable("power_gradient");
+#endif
+  }
+  cpu::reduce_power(values, grads, shape, power, policy, parts, u);
+}
+
+void check_result_output(const ArrayView& out, std::int64_t d, const char* name) {
+  check_float(out, name);
+#if !defined(HOMOTOPT_WITH_CUDA)
+  if (on_cuda(out)) cuda_unavailable(name);
+#endif
+  check_vector(out, d, name, "(d,)");
+  check_contiguous(out, name);
+  check_writable(out, name);
+}
+
+}  // namespace dispatch
+
+PowerWeightsStats power_weights(const ArrayView& values, double power, NanPolicy policy,
+                                const ArrayView& weights) {
+  check_power(power);
+  check_float(values, "values");
+  check_ndim(values, {1, 2}, "values", "(K,) or (K, J)");
+  check_nonempty(values, "values", values.ndim == 1 ? "(K,)" : "(K, J)");
+  check_contiguous(values, "values");
+  check_same_dtype(weights, values, "weights", "values");
+  check_same_device(weights, values, "weights", "values");
+  HOMOTOPT_CHECK(weights.ndim == values.ndim && weights.numel() == values.numel(),
+                 "weights: expected shape ", values.shape_string(), " (the shape of values), got ",
+                 weights.shape_string());
+  check_contiguous(weights, "weights");
+  check_writable(weights, "weights");
+  if (on_cuda(values)) cuda_unavailable("power_weights");
+  return cpu::power_weights(values, power, policy, weights);
+}
+
 namespace {
 
 void reduce_into(PowerState& state, const ArrayView& values, const ArrayView& grads, const PairShape& shape,

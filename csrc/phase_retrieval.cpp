@@ -1,117 +1,16 @@
-// THE dispatch point: every public entry point checks its inputs here, once, and the arrays' device
-// picks the backend (csrc/cpu or cuda/). A CUDA array in a CPU-only build is a clear error.
-#include <algorithm>
+// Front end of the phase-retrieval entry points (problems/phase_retrieval.hpp): every argument is checked
+// here, once, then the arrays' device picks the backend (csrc/cpu or cuda/).
 #include <cmath>
 #include <cstdint>
-#include <string>
 #include <vector>
 
 #include "backend.hpp"
 #include "dtype_dispatch.hpp"
+#include "front_end.hpp"
 #include "homotopt/problems/phase_retrieval.hpp"
-#include "homotopt/random.hpp"
 
 namespace homotopt {
-namespace {
-
-bool on_cuda(const ArrayView& v) { return v.device.type == DeviceType::cuda; }
-
-[[noreturn]] void cuda_unavailable(const char* op) {
-#if defined(HOMOTOPT_WITH_CUDA)
-  throw Error(detail::concat(op, ": CUDA arrays are not supported by this operation yet; pass CPU arrays"));
-#else
-  throw Error(detail::concat(op, ": homotopt was built without CUDA; pass CPU (NumPy) arrays or rebuild "
-                                 "with a CUDA compiler (CMake option HOMOTOPT_CUDA=ON)"));
-#endif
-}
-
-void check_power(double power) {
-  HOMOTOPT_CHECK(std::isfinite(power) && power >= 0.0, "power: expected a finite N >= 0, got ", power);
-}
-
-void check_nonempty(const ArrayView& v, const char* name, const char* what) {
-  for (int i = 0; i < v.ndim; ++i)
-    HOMOTOPT_CHECK(v.shape[i] >= 1, name, ": expected shape ", what, " with every size >= 1, got ",
-                   v.shape_string());
-}
-
-void check_vector(const ArrayView& v, std::int64_t n, const char* name, const char* what) {
-  HOMOTOPT_CHECK(v.ndim == 1 && v.shape[0] == n, name, ": expected shape ", what, " = (", n, ",), got ",
-                 v.shape_string());
-}
-
-}  // namespace
-
-namespace dispatch {
-
-PairShape check_power_inputs(const ArrayView& values, const ArrayView& grads, double power) {
-  check_power(power);
-  check_float(values, "values");
-  check_same_dtype(grads, values, "grads", "values");
-  check_same_device(grads, values, "grads", "values");
-  check_ndim(values, {1, 2}, "values", "(K,) or (K, J)");
-  check_nonempty(values, "values", values.ndim == 1 ? "(K,)" : "(K, J)");
-  const std::int64_t K = values.shape[0];
-  const std::int64_t J = values.ndim == 2 ? values.shape[1] : 1;
-  if (values.ndim == 1) {
-    HOMOTOPT_CHECK(grads.ndim == 2 && grads.shape[0] == K, "grads: expected shape (K, d) with K = ", K,
-                   " (from values), got ", grads.shape_string());
-  } else {
-    HOMOTOPT_CHECK(grads.ndim == 3 && grads.shape[0] == K && grads.shape[1] == J,
-                   "grads: expected shape (K, J, d) with (K, J) = (", K, ", ", J, ") (from values), got ",
-                   grads.shape_string());
-  }
-  const std::int64_t d = grads.shape[grads.ndim - 1];
-  HOMOTOPT_CHECK(d >= 1, "grads: expected d >= 1, got ", grads.shape_string());
-  check_contiguous(values, "values");
-  check_contiguous(grads, "grads");
-  return {K * J, J, d};
-}
-
-void reduce_power(const ArrayView& values, const ArrayView& grads, const PairShape& shape, double power,
-                  NanPolicy policy, PowerState::Parts& parts, double* u) {
-  if (on_cuda(values)) {
-#if defined(HOMOTOPT_WITH_CUDA)
-    cuda::reduce_power(values, grads, shape, power, policy, parts, u);
-    return;
-#else
-    cuda_unavailable("power_gradient");
-#endif
-  }
-  cpu::reduce_power(values, grads, shape, power, policy, parts, u);
-}
-
-void check_result_output(const ArrayView& out, std::int64_t d, const char* name) {
-  check_float(out, name);
-#if !defined(HOMOTOPT_WITH_CUDA)
-  if (on_cuda(out)) cuda_unavailable(name);
-#endif
-  check_vector(out, d, name, "(d,)");
-  check_contiguous(out, name);
-  check_writable(out, name);
-}
-
-}  // namespace dispatch
-
-PowerWeightsStats power_weights(const ArrayView& values, double power, NanPolicy policy,
-                                const ArrayView& weights) {
-  check_power(power);
-  check_float(values, "values");
-  check_ndim(values, {1, 2}, "values", "(K,) or (K, J)");
-  check_nonempty(values, "values", values.ndim == 1 ? "(K,)" : "(K, J)");
-  check_contiguous(values, "values");
-  check_same_dtype(weights, values, "weights", "values");
-  check_same_device(weights, values, "weights", "values");
-  HOMOTOPT_CHECK(weights.ndim == values.ndim && weights.numel() == values.numel(),
-                 "weights: expected shape ", values.shape_string(), " (the shape of values), got ",
-                 weights.shape_string());
-  check_contiguous(weights, "weights");
-  check_writable(weights, "weights");
-  if (on_cuda(values)) cuda_unavailable("power_weights");
-  return cpu::power_weights(values, power, policy, weights);
-}
-
-// ---- phase retrieval -----------------------------------------------------------------------------------
+using namespace front_end;
 namespace {
 
 struct ProblemShape {
@@ -229,32 +128,6 @@ void phase_retrieval_metric(const ArrayView& x_true, const ArrayView& mu, const 
     for (std::int64_t r = 0; r < R; ++r)
       out.ptr<double>()[r] = homotopt::phase_retrieval_metric(mu.ptr<const T>() + r * d, x_true.ptr<const double>(), d);
   });
-}
-
-// ---- random ----------------------------------------------------------------------------------------------
-void random_fill(const ArrayView& out, Distribution distribution, const RandomKey& key, std::uint64_t offset) {
-  check_float(out, "out");
-  check_contiguous(out, "out");
-  check_writable(out, "out");
-  if (out.numel() == 0) return;
-  if (on_cuda(out)) {
-#if defined(HOMOTOPT_WITH_CUDA)
-    cuda::random_fill(out, distribution, key, offset);
-    return;
-#else
-    cuda_unavailable("random_fill");
-#endif
-  }
-  cpu::random_fill(out, distribution, key, offset);
-}
-
-void random_indices(const ArrayView& out, std::uint64_t n, const RandomKey& key, std::uint64_t offset) {
-  check_dtype(out, DType::int64, "out");
-  check_contiguous(out, "out");
-  check_writable(out, "out");
-  HOMOTOPT_CHECK(n >= 1 && n <= (std::uint64_t{1} << 32), "n: expected 1 <= n <= 2^32, got ", n);
-  if (on_cuda(out)) cuda_unavailable("random_indices");
-  cpu::random_indices(out, n, key, offset);
 }
 
 }  // namespace homotopt

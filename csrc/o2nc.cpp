@@ -1,4 +1,4 @@
-// The O2NC part of the dispatch point (split from dispatch.cpp for size): every entry point of o2nc.hpp
+// Front end of the O2NC entry points (o2nc.hpp): every entry point of o2nc.hpp
 // checks its inputs here, once, before any element is touched: list lengths, hyper-parameters, each
 // triple's dtype, shape, device, layout and writability, memory overlaps, then (optionally) the grads'
 // values; the arrays' device picks csrc/cpu/o2nc.cpp or cuda/o2nc.cu. A CUDA array in a CPU-only
@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "backend.hpp"
-#include "o2nc_plan.hpp"
+#include "cuda/o2nc_plan.hpp"
 
 namespace homotopt {
 namespace {
