@@ -1,8 +1,14 @@
-// Internal: the functions each backend provides. dispatch.cpp checks the inputs once and calls the
-// backend of the arrays' device; backends assume checked inputs (shapes, dtypes, devices, ranges).
+// Internal: the functions each backend provides, and THE dispatch point that picks them.
+//
+// A front end (csrc/<op>.cpp) checks an op's arguments once, then asks dispatch::kernel for the op's
+// entry in the table of the arrays' device: cpu::kernels() (csrc/cpu/kernels.cpp) or cuda::kernels()
+// (cuda/kernels.cu). Backends assume checked inputs (shapes, dtypes, devices, ranges). A CPU table per
+// instruction set plugs in behind cpu::kernels() without touching a front end.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "homotopt/array.hpp"
@@ -10,6 +16,7 @@
 #include "homotopt/power_gradient.hpp"
 #include "homotopt/problems/phase_retrieval.hpp"
 #include "homotopt/random.hpp"
+#include "homotopt/runner.hpp"
 
 namespace homotopt {
 
@@ -30,18 +37,65 @@ struct O2ncTensor {
   std::int32_t group;
 };
 
-// dispatch.cpp: the edge checks shared by the public entry points, and the backend choice.
+class RunnerImpl;  // runner_impl.hpp
+
+// One backend's ops, one entry each; a null entry: this backend lacks the op (dispatch::kernel says so).
+struct Kernels {
+  const char* name;  // "cpu", "cuda"
+  // Reduces checked pairs into a fresh state: fills parts and u (d float64, zeroed by the caller).
+  void (*reduce_power)(const ArrayView& values, const ArrayView& grads, const PairShape& shape, double power,
+                       NanPolicy policy, PowerState::Parts& parts, double* u);
+  PowerWeightsStats (*power_weights)(const ArrayView& values, double power, NanPolicy policy,
+                                     const ArrayView& weights);
+  void (*phase_retrieval_reduce)(const ArrayView& A, const ArrayView& y, const ArrayView& mu, const ArrayView& rows,
+                                 const SampleSpec& spec, PowerState::Parts& parts, double* u);
+  void (*phase_retrieval_fitness)(const ArrayView& A, const ArrayView& y, const ArrayView& mu, const ArrayView& out);
+  void (*two_layer_relu_fitness)(const ArrayView& W, const ArrayView& X, const ArrayView& y, std::int64_t k,
+                                 const ArrayView& out);
+  void (*toy1d_fitness)(const ArrayView& w, const ArrayView& eps, const ArrayView& out);
+  void (*random_fill)(const ArrayView& out, Distribution distribution, const RandomKey& key, std::uint64_t offset);
+  void (*random_indices)(const ArrayView& out, std::uint64_t n, const RandomKey& key, std::uint64_t offset);
+  // O2NC on checked tensors of device index `device`: the step's s, the optional finiteness check and
+  // the update (none when a gradient is not finite; raises under nan_policy = raise).
+  O2ncResult (*o2nc_update)(const std::vector<O2ncTensor>& tensors, const std::vector<O2ncGroup>& groups,
+                            const O2ncOptions& options, int device);
+  // The device path: enqueues the step on options.stream with seed and step read from `state`.
+  void (*o2nc_update_device)(const std::vector<O2ncTensor>& tensors, const std::vector<O2ncGroup>& groups,
+                             const O2ncOptions& options, O2ncDeviceState* state, int device);
+  std::unique_ptr<RunnerImpl> (*make_runner)(const ProblemViews& problem, const RunConfig& config,
+                                             const ArrayView& mu0);
+  // Copies `bytes` from host memory into `dst` (on its stream) and waits.
+  void (*copy_to_device)(const ArrayView& dst, const void* src, std::size_t bytes);
+};
+
+namespace cpu {
+const Kernels& kernels();
+}
+#if defined(HOMOTOPT_WITH_CUDA)
+namespace cuda {
+const Kernels& kernels();
+}
+#endif
+
 namespace dispatch {
-PairShape check_power_inputs(const ArrayView& values, const ArrayView& grads, double power);
-void reduce_power(const ArrayView& values, const ArrayView& grads, const PairShape& shape, double power,
-                  NanPolicy policy, PowerState::Parts& parts, double* u);
-void check_result_output(const ArrayView& out, std::int64_t d, const char* name);
+// THE dispatch point (dispatch.cpp): the table of `device`'s backend. A CUDA device in a CPU-only build
+// is an error naming `op`.
+const Kernels& backend(const Device& device, const char* op);
+// An error naming `op`: the backend `kernels` lacks it.
+[[noreturn]] void unsupported(const Kernels& kernels, const char* op);
+// The entry `entry` of `device`'s backend, or an error naming `op` when that backend lacks it.
+template <class Fn>
+Fn kernel(Fn Kernels::*entry, const Device& device, const char* op) {
+  const Kernels& k = backend(device, op);
+  if (!(k.*entry)) unsupported(k, op);
+  return k.*entry;
+}
 // The error of nan_policy = raise for grads[tensor][element] = value (every backend raises this one).
 [[noreturn]] void o2nc_raise_nonfinite(std::size_t tensor, std::int64_t element, double value);
 }  // namespace dispatch
 
+// The backends' functions (the tables' entries; the shared comments are on Kernels).
 namespace cpu {
-// Reduces the pairs into a fresh state: fills parts and u (d float64, zeroed by the caller).
 void reduce_power(const ArrayView& values, const ArrayView& grads, const PairShape& shape, double power,
                   NanPolicy policy, PowerState::Parts& parts, double* u);
 PowerWeightsStats power_weights(const ArrayView& values, double power, NanPolicy policy,
@@ -63,6 +117,13 @@ struct O2ncPosition {
 O2ncPosition o2nc_first_nonfinite(const std::vector<O2ncTensor>& tensors, std::int64_t total);
 void o2nc_update(const std::vector<O2ncTensor>& tensors, std::int64_t total,
                  const std::vector<O2ncGroup>& groups, double scale);
+O2ncResult o2nc_update(const std::vector<O2ncTensor>& tensors, const std::vector<O2ncGroup>& groups,
+                       const O2ncOptions& options, int device);
+void two_layer_relu_fitness(const ArrayView& W, const ArrayView& X, const ArrayView& y, std::int64_t k,
+                            const ArrayView& out);
+void toy1d_fitness(const ArrayView& w, const ArrayView& eps, const ArrayView& out);
+void copy_to_device(const ArrayView& dst, const void* src, std::size_t bytes);
+std::unique_ptr<RunnerImpl> make_runner(const ProblemViews& problem, const RunConfig& config, const ArrayView& mu0);
 }  // namespace cpu
 
 #if defined(HOMOTOPT_WITH_CUDA)
@@ -73,7 +134,6 @@ void reduce_power(const ArrayView& values, const ArrayView& grads, const PairSha
 void phase_retrieval_reduce(const ArrayView& A, const ArrayView& y, const ArrayView& mu,
                             const ArrayView& rows, const SampleSpec& spec, PowerState::Parts& parts,
                             double* u);
-// Copies `bytes` from host memory into the device array `dst` (on its stream) and waits.
 void copy_to_device(const ArrayView& dst, const void* src, std::size_t bytes);
 void random_fill(const ArrayView& out, Distribution distribution, const RandomKey& key,
                  std::uint64_t offset);
@@ -84,6 +144,7 @@ void o2nc_update_device(const std::vector<O2ncTensor>& tensors, const std::vecto
                         const O2ncOptions& options, O2ncDeviceState* state, int device);
 O2ncResult o2nc_update(const std::vector<O2ncTensor>& tensors, const std::vector<O2ncGroup>& groups,
                        const O2ncOptions& options, int device);
+std::unique_ptr<RunnerImpl> make_runner(const ProblemViews& problem, const RunConfig& config, const ArrayView& mu0);
 }  // namespace cuda
 #endif
 

@@ -13,15 +13,6 @@ namespace homotopt::front_end {
 
 inline bool on_cuda(const ArrayView& v) { return v.device.type == DeviceType::cuda; }
 
-[[noreturn]] inline void cuda_unavailable(const char* op) {
-#if defined(HOMOTOPT_WITH_CUDA)
-  throw Error(detail::concat(op, ": CUDA arrays are not supported by this operation yet; pass CPU arrays"));
-#else
-  throw Error(detail::concat(op, ": homotopt was built without CUDA; pass CPU (NumPy) arrays or rebuild "
-                                 "with a CUDA compiler (CMake option HOMOTOPT_CUDA=ON)"));
-#endif
-}
-
 inline void check_power(double power) {
   HOMOTOPT_CHECK(std::isfinite(power) && power >= 0.0, "power: expected a finite N >= 0, got ", power);
 }

@@ -15,8 +15,6 @@
 namespace homotopt {
 namespace {
 
-bool on_cuda(const ArrayView& v) { return v.device.type == DeviceType::cuda; }
-
 // The bytes of one array of the call; tag = 3 index + (0 params, 1 grads, 2 buffers). Kept to 24 bytes:
 // sorting these is most of the checks' cost for a model of many small tensors.
 struct MemoryRange {
@@ -166,13 +164,6 @@ CheckedCall check_o2nc_call(const std::vector<ArrayView>& params, const std::vec
   return call;
 }
 
-#if !defined(HOMOTOPT_WITH_CUDA)
-[[noreturn]] void without_cuda(const char* op) {
-  throw Error(detail::concat(op, ": homotopt was built without CUDA; pass CPU (NumPy) arrays or rebuild with a "
-                                 "CUDA compiler (CMake option HOMOTOPT_CUDA=ON)"));
-}
-#endif
-
 }  // namespace
 
 namespace dispatch {
@@ -186,26 +177,8 @@ O2ncResult o2nc_update(const std::vector<ArrayView>& params, const std::vector<A
                        const std::vector<ArrayView>& buffers, const std::vector<O2ncGroup>& groups,
                        const O2ncOptions& options) {
   const CheckedCall call = check_o2nc_call(params, grads, buffers, groups, options, nullptr);
-  if (call.device.type == DeviceType::cuda) {
-#if defined(HOMOTOPT_WITH_CUDA)
-    return cuda::o2nc_update(call.tensors, groups, options, call.device.index);
-#else
-    without_cuda("o2nc_update");
-#endif
-  }
-  O2ncResult result;
-  result.scale = options.scale ? *options.scale : o2nc_scale(options.seed, options.step, options.scaling);
-  if (options.check_finite) {
-    const cpu::O2ncPosition bad = cpu::o2nc_first_nonfinite(call.tensors, call.total);
-    if (bad.tensor >= 0) {
-      if (options.nan_policy == O2ncNanPolicy::raise)
-        dispatch::o2nc_raise_nonfinite(static_cast<std::size_t>(bad.tensor), bad.element, bad.value);
-      result.found_inf = true;
-      return result;
-    }
-  }
-  if (call.total > 0) cpu::o2nc_update(call.tensors, call.total, groups, result.scale);
-  return result;
+  return dispatch::kernel(&Kernels::o2nc_update, call.device, "o2nc_update")(call.tensors, groups, options,
+                                                                            call.device.index);
 }
 
 O2ncResult o2nc_update(const std::vector<ArrayView>& params, const std::vector<ArrayView>& grads,
@@ -218,13 +191,10 @@ void o2nc_update_device(const std::vector<ArrayView>& params, const std::vector<
                         const std::vector<ArrayView>& buffers, const std::vector<O2ncGroup>& groups,
                         const O2ncOptions& options, const ArrayView& state) {
   const CheckedCall call = check_o2nc_call(params, grads, buffers, groups, options, &state);
-  HOMOTOPT_CHECK(on_cuda(state), "state: expected an array on a CUDA device (o2nc_update_device is the CUDA path; "
+  HOMOTOPT_CHECK(state.device.type == DeviceType::cuda, "state: expected an array on a CUDA device (o2nc_update_device is the CUDA path; "
                  "CPU arrays take o2nc_update), got one on ", device_name(state.device));
-#if defined(HOMOTOPT_WITH_CUDA)
-  cuda::o2nc_update_device(call.tensors, groups, options, state.ptr<O2ncDeviceState>(), call.device.index);
-#else
-  without_cuda("o2nc_update_device");
-#endif
+  dispatch::kernel(&Kernels::o2nc_update_device, call.device, "o2nc_update_device")(
+      call.tensors, groups, options, state.ptr<O2ncDeviceState>(), call.device.index);
 }
 
 detail::O2ncScheduleRun detail::o2nc_cuda_schedule_on_cpu(const std::vector<ArrayView>& params,

@@ -70,15 +70,8 @@ void phase_retrieval_power_update(PowerState& state, const ArrayView& A, const A
   }
   std::vector<double> u(static_cast<std::size_t>(ps.d), 0.0);
   PowerState::Parts parts;
-  if (on_cuda(A)) {
-#if defined(HOMOTOPT_WITH_CUDA)
-    cuda::phase_retrieval_reduce(A, y, mu, rows, spec, parts, u.data());
-#else
-    cuda_unavailable("phase_retrieval_power_gradient");
-#endif
-  } else {
-    cpu::phase_retrieval_reduce(A, y, mu, rows, spec, parts, u.data());
-  }
+  dispatch::kernel(&Kernels::phase_retrieval_reduce, A.device, "phase_retrieval_power_gradient")(
+      A, y, mu, rows, spec, parts, u.data());
   state.merge_parts(spec.power, parts, u.data());
 }
 
@@ -104,8 +97,7 @@ void phase_retrieval_fitness(const ArrayView& A, const ArrayView& y, const Array
   check_vector(out, R, "out", "(R,)");
   check_contiguous(out, "out");
   check_writable(out, "out");
-  if (on_cuda(A)) cuda_unavailable("phase_retrieval_fitness");
-  cpu::phase_retrieval_fitness(A, y, mu, out);
+  dispatch::kernel(&Kernels::phase_retrieval_fitness, A.device, "phase_retrieval_fitness")(A, y, mu, out);
 }
 
 void phase_retrieval_metric(const ArrayView& x_true, const ArrayView& mu, const ArrayView& out) {

@@ -13,7 +13,7 @@
 namespace homotopt {
 using namespace front_end;
 
-namespace dispatch {
+namespace {
 
 PairShape check_power_inputs(const ArrayView& values, const ArrayView& grads, double power) {
   check_power(power);
@@ -39,30 +39,15 @@ PairShape check_power_inputs(const ArrayView& values, const ArrayView& grads, do
   return {K * J, J, d};
 }
 
-void reduce_power(const ArrayView& values, const ArrayView& grads, const PairShape& shape, double power,
-                  NanPolicy policy, PowerState::Parts& parts, double* u) {
-  if (on_cuda(values)) {
-#if defined(HOMOTOPT_WITH_CUDA)
-    cuda::reduce_power(values, grads, shape, power, policy, parts, u);
-    return;
-#else
-    cuda_unavailable("power_gradient");
-#endif
-  }
-  cpu::reduce_power(values, grads, shape, power, policy, parts, u);
-}
-
 void check_result_output(const ArrayView& out, std::int64_t d, const char* name) {
   check_float(out, name);
-#if !defined(HOMOTOPT_WITH_CUDA)
-  if (on_cuda(out)) cuda_unavailable(name);
-#endif
+  dispatch::backend(out.device, name);  // a CUDA array in a CPU-only build: the error says so
   check_vector(out, d, name, "(d,)");
   check_contiguous(out, name);
   check_writable(out, name);
 }
 
-}  // namespace dispatch
+}  // namespace
 
 PowerWeightsStats power_weights(const ArrayView& values, double power, NanPolicy policy,
                                 const ArrayView& weights) {
@@ -78,8 +63,7 @@ PowerWeightsStats power_weights(const ArrayView& values, double power, NanPolicy
                  weights.shape_string());
   check_contiguous(weights, "weights");
   check_writable(weights, "weights");
-  if (on_cuda(values)) cuda_unavailable("power_weights");
-  return cpu::power_weights(values, power, policy, weights);
+  return dispatch::kernel(&Kernels::power_weights, values.device, "power_weights")(values, power, policy, weights);
 }
 
 namespace {
@@ -88,7 +72,8 @@ void reduce_into(PowerState& state, const ArrayView& values, const ArrayView& gr
                  double power, NanPolicy policy) {
   std::vector<double> u(static_cast<std::size_t>(shape.d), 0.0);
   PowerState::Parts parts;
-  dispatch::reduce_power(values, grads, shape, power, policy, parts, u.data());
+  dispatch::kernel(&Kernels::reduce_power, values.device, "power_gradient")(values, grads, shape, power, policy,
+                                                                           parts, u.data());
   state.merge_parts(power, parts, u.data());
 }
 
@@ -100,7 +85,7 @@ PowerState::PowerState(std::int64_t dim) {
 }
 
 void PowerState::update(const ArrayView& values, const ArrayView& grads, double power, NanPolicy policy) {
-  const PairShape shape = dispatch::check_power_inputs(values, grads, power);
+  const PairShape shape = check_power_inputs(values, grads, power);
   HOMOTOPT_CHECK(shape.d == dim(), "grads: expected d = ", dim(), " (the state's dim), got d = ", shape.d);
   reduce_into(*this, values, grads, shape, power, policy);
 }
@@ -151,20 +136,15 @@ void PowerState::write_output(const ArrayView& out, F&& value) const {
     using T = decltype(t);
     std::vector<T> host(u_.size());
     for (std::size_t i = 0; i < u_.size(); ++i) host[i] = static_cast<T>(value(i));
-    if (out.device.type == DeviceType::cuda) {
-#if defined(HOMOTOPT_WITH_CUDA)
-      cuda::copy_to_device(out, host.data(), host.size() * sizeof(T));  // d numbers: the result of a device reduction
-#endif
-    } else {
-      std::copy(host.begin(), host.end(), out.ptr<T>());
-    }
+    // d numbers: on a GPU, the result of a device reduction
+    dispatch::kernel(&Kernels::copy_to_device, out.device, "direction")(out, host.data(), host.size() * sizeof(T));
   });
 }
 
 PowerResultStats PowerState::result(const ArrayView& direction, const ArrayView& gradient) const {
   HOMOTOPT_CHECK(count_ > 0, "PowerState: the state is empty; call update() before result()");
-  dispatch::check_result_output(direction, dim(), "direction");
-  if (!gradient.empty_view()) dispatch::check_result_output(gradient, dim(), "gradient");
+  check_result_output(direction, dim(), "direction");
+  if (!gradient.empty_view()) check_result_output(gradient, dim(), "gradient");
   const PowerSummary summary = power_summary(power_, m_, s_, count_);
   write_output(direction, [&](std::size_t i) { return power_direction(u_[i], s_); });
   if (!gradient.empty_view())
@@ -176,7 +156,7 @@ PowerResultStats PowerState::result(const ArrayView& direction, const ArrayView&
 
 PowerResultStats power_gradient(const ArrayView& values, const ArrayView& grads, double power,
                                 NanPolicy policy, const ArrayView& direction, const ArrayView& gradient) {
-  const PairShape shape = dispatch::check_power_inputs(values, grads, power);
+  const PairShape shape = check_power_inputs(values, grads, power);
   PowerState state(shape.d);
   reduce_into(state, values, grads, shape, power, policy);
   return state.result(direction, gradient);

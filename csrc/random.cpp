@@ -13,15 +13,7 @@ void random_fill(const ArrayView& out, Distribution distribution, const RandomKe
   check_contiguous(out, "out");
   check_writable(out, "out");
   if (out.numel() == 0) return;
-  if (on_cuda(out)) {
-#if defined(HOMOTOPT_WITH_CUDA)
-    cuda::random_fill(out, distribution, key, offset);
-    return;
-#else
-    cuda_unavailable("random_fill");
-#endif
-  }
-  cpu::random_fill(out, distribution, key, offset);
+  dispatch::kernel(&Kernels::random_fill, out.device, "random_fill")(out, distribution, key, offset);
 }
 
 void random_indices(const ArrayView& out, std::uint64_t n, const RandomKey& key, std::uint64_t offset) {
@@ -29,8 +21,7 @@ void random_indices(const ArrayView& out, std::uint64_t n, const RandomKey& key,
   check_contiguous(out, "out");
   check_writable(out, "out");
   HOMOTOPT_CHECK(n >= 1 && n <= (std::uint64_t{1} << 32), "n: expected 1 <= n <= 2^32, got ", n);
-  if (on_cuda(out)) cuda_unavailable("random_indices");
-  cpu::random_indices(out, n, key, offset);
+  dispatch::kernel(&Kernels::random_indices, out.device, "random_indices")(out, n, key, offset);
 }
 
 }  // namespace homotopt

@@ -1,7 +1,9 @@
 // homotopt::Runner: the edge checks of a run (configuration, problem data, starting points), then the
-// backend's runner. Only the CPU backend exists for now.
+// backend's runner from the dispatch point: cpu/runner.cpp, or cuda/runner.cu for phase retrieval with A
+// and y on a GPU.
 #include <cmath>
 
+#include "backend.hpp"
 #include "dtype_dispatch.hpp"
 #include "runner_impl.hpp"
 
@@ -111,15 +113,9 @@ Runner::Runner(const ProblemViews& problem, const RunConfig& config, const Array
       HOMOTOPT_CHECK(std::isfinite(static_cast<double>(m[i])), "mu0: expected finite values, got ",
                      static_cast<double>(m[i]), " at flat index ", i);
   });
-  if (problem.kind == ProblemKind::phase_retrieval && problem.A.device.type == DeviceType::cuda) {
-#if defined(HOMOTOPT_WITH_CUDA)
-    impl_ = cuda::make_runner(problem, config, mu0);
-#else
-    throw Error("A: homotopt was built without CUDA; pass NumPy arrays or rebuild with a CUDA compiler");
-#endif
-  } else {
-    impl_ = cpu::make_runner(problem, config, mu0);
-  }
+  // The problem data's device picks the backend (only phase retrieval's A and y may live on a GPU).
+  const Device device = problem.kind == ProblemKind::phase_retrieval ? problem.A.device : Device{};
+  impl_ = dispatch::kernel(&Kernels::make_runner, device, "A")(problem, config, mu0);
 }
 
 Runner::~Runner() = default;

@@ -1,5 +1,5 @@
-// Internal: what a backend's runner implements behind homotopt::Runner (runner.cpp checks and
-// dispatches; cpu/runner.cpp is the CPU backend).
+// Internal: what a backend's runner implements behind homotopt::Runner (runner.cpp checks, the table's
+// make_runner builds one: cpu/runner.cpp, cuda/runner.cu).
 #pragma once
 
 #include <cstdint>
@@ -20,18 +20,5 @@ class RunnerImpl {
   DType dtype = DType::float64;
   RunHistory history;
 };
-
-namespace cpu {
-std::unique_ptr<RunnerImpl> make_runner(const ProblemViews& problem, const RunConfig& config,
-                                        const ArrayView& mu0);
-}  // namespace cpu
-
-#if defined(HOMOTOPT_WITH_CUDA)
-namespace cuda {
-// Prog-PowerHP on phase retrieval with A and y on a GPU (mu0 and x_true on the host).
-std::unique_ptr<RunnerImpl> make_runner(const ProblemViews& problem, const RunConfig& config,
-                                        const ArrayView& mu0);
-}  // namespace cuda
-#endif
 
 }  // namespace homotopt

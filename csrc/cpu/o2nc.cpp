@@ -154,4 +154,23 @@ void o2nc_update(const std::vector<O2ncTensor>& tensors, std::int64_t total,
   });
 }
 
+O2ncResult o2nc_update(const std::vector<O2ncTensor>& tensors, const std::vector<O2ncGroup>& groups,
+                       const O2ncOptions& options, int /*device*/) {
+  std::int64_t total = 0;
+  for (const O2ncTensor& t : tensors) total += t.n;
+  O2ncResult result;
+  result.scale = options.scale ? *options.scale : o2nc_scale(options.seed, options.step, options.scaling);
+  if (options.check_finite) {
+    const O2ncPosition bad = o2nc_first_nonfinite(tensors, total);
+    if (bad.tensor >= 0) {
+      if (options.nan_policy == O2ncNanPolicy::raise)
+        dispatch::o2nc_raise_nonfinite(static_cast<std::size_t>(bad.tensor), bad.element, bad.value);
+      result.found_inf = true;
+      return result;
+    }
+  }
+  if (total > 0) o2nc_update(tensors, total, groups, result.scale);
+  return result;
+}
+
 }  // namespace homotopt::cpu

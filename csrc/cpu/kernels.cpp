@@ -1,0 +1,32 @@
+// The CPU backend's table (backend.hpp): every op has a CPU kernel.
+#include <cstring>
+
+#include "backend.hpp"
+#include "runner_impl.hpp"
+
+namespace homotopt::cpu {
+
+void copy_to_device(const ArrayView& dst, const void* src, std::size_t bytes) {
+  std::memcpy(dst.data, src, bytes);
+}
+
+const Kernels& kernels() {
+  static const Kernels table{
+      "cpu",
+      reduce_power,
+      power_weights,
+      phase_retrieval_reduce,
+      phase_retrieval_fitness,
+      two_layer_relu_fitness,
+      toy1d_fitness,
+      random_fill,
+      random_indices,
+      o2nc_update,
+      nullptr,  // o2nc_update_device: the CUDA path only
+      make_runner,
+      copy_to_device,
+  };
+  return table;
+}
+
+}  // namespace homotopt::cpu
