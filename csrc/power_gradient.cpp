@@ -98,7 +98,7 @@ void PowerState::merge_parts(double power, const Parts& parts, const double* u) 
     HOMOTOPT_CHECK(power == power_, "power: expected the state's power N = ", power_,
                    " (one state reduces one N), got ", power);
   }
-  const LseScale c = lse_merge(m_, s_, parts.m, parts.s);
+  const LseScale c = lse_.merge(parts.lse);
   for (std::size_t i = 0; i < u_.size(); ++i) u_[i] = u_[i] * c.self + u[i] * c.other;
   count_ += parts.count;
   omitted_ += parts.omitted;
@@ -106,7 +106,7 @@ void PowerState::merge_parts(double power, const Parts& parts, const double* u) 
 
 void PowerState::merge(const PowerState& other) {
   HOMOTOPT_CHECK(other.dim() == dim(), "other: expected a state of dim ", dim(), ", got dim ", other.dim());
-  merge_parts(other.power_, Parts{other.m_, other.s_, other.count_, other.omitted_}, other.u_.data());
+  merge_parts(other.power_, Parts{other.lse_, other.count_, other.omitted_}, other.u_.data());
 }
 
 PowerState PowerState::from_parts(double power, double m, double s, std::int64_t count,
@@ -122,8 +122,7 @@ PowerState PowerState::from_parts(double power, double m, double s, std::int64_t
   PowerState state(static_cast<std::int64_t>(u.size()));
   if (empty) return state;
   state.power_ = power;
-  state.m_ = m;
-  state.s_ = s;
+  state.lse_ = LseState{m, s};
   state.count_ = count;
   state.omitted_ = omitted;
   state.u_ = std::move(u);
@@ -145,11 +144,11 @@ PowerResultStats PowerState::result(const ArrayView& direction, const ArrayView&
   HOMOTOPT_CHECK(count_ > 0, "PowerState: the state is empty; call update() before result()");
   check_result_output(direction, dim(), "direction");
   if (!gradient.empty_view()) check_result_output(gradient, dim(), "gradient");
-  const PowerSummary summary = power_summary(power_, m_, s_, count_);
-  write_output(direction, [&](std::size_t i) { return power_direction(u_[i], s_); });
+  const PowerSummary summary = power_summary(power_, lse_.m, lse_.s, count_);
+  write_output(direction, [&](std::size_t i) { return power_direction(u_[i], lse_.s); });
   if (!gradient.empty_view())
     write_output(gradient, [&](std::size_t i) {
-      return power_literal_gradient(power_direction(u_[i], s_), summary.log_scale);
+      return power_literal_gradient(power_direction(u_[i], lse_.s), summary.log_scale);
     });
   return {summary.log_scale, summary.log_mean_exp, count_, omitted_};
 }

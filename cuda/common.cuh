@@ -59,24 +59,26 @@ class DeviceBuffer {
   cudaStream_t stream_ = nullptr;
 };
 
-// (m, s): the scalar part of the LSE state (lse.hpp).
-struct LseScalar {
-  double m;
-  double s;
+// Shared memory for N LseStates: a __shared__ array may not have a type with default member
+// initializers (LseState's empty state), so the bytes are declared plainly and viewed as LseStates.
+template <int N>
+struct LseShared {
+  double raw[2 * N];
+  __device__ LseState* get() { return reinterpret_cast<LseState*>(raw); }
 };
+static_assert(sizeof(LseState) == 2 * sizeof(double), "LseState is (m, s)");
 
 // Merges the (m, s) of every thread of the block into thread 0's, as a tree over shared memory:
 // the same order on every run (no float atomics), so results are bitwise reproducible.
 template <int kThreads>
-__device__ LseScalar block_merge(LseScalar mine, LseScalar* shared) {
+__device__ LseState block_merge(LseState mine, LseState* shared) {
   shared[threadIdx.x] = mine;
   __syncthreads();
 #pragma unroll
   for (int half = kThreads / 2; half > 0; half /= 2) {
     if (threadIdx.x < half) {
-      LseScalar a = shared[threadIdx.x];
-      const LseScalar b = shared[threadIdx.x + half];
-      lse_merge(a.m, a.s, b.m, b.s);
+      LseState a = shared[threadIdx.x];
+      a.merge(shared[threadIdx.x + half]);
       shared[threadIdx.x] = a;
     }
     __syncthreads();

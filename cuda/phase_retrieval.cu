@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "backend.hpp"
+#include "homotopt/sample.hpp"
 #include "common.cuh"
 #include "dtype_dispatch.hpp"
 #include "homotopt/philox.hpp"
@@ -37,13 +38,9 @@ __global__ void samples_kernel(const T* mu, std::int64_t K, std::int64_t d, doub
   normal_quad(random_block(key, static_cast<std::uint64_t>(q)), n);
   for (int j = 0; j < 4; ++j) {
     const std::int64_t i = 4 * q + j;
-    if (i < K * d) W[i] = static_cast<T>(static_cast<double>(mu[i % d]) + sigma * n[j]);
+    if (i < K * d) W[i] = sample_point<T>(static_cast<double>(mu[i % d]), sigma, n[j]);
   }
 }
-
-struct BlockState {
-  double m, s;
-};
 
 // Four consecutive T in shared memory (16-byte aligned) into registers.
 template <class T>
@@ -106,7 +103,7 @@ __device__ __forceinline__ void stage(T* tile, int count, const std::int64_t* ro
 template <class T, int SG, bool kVectorized>
 __global__ void __launch_bounds__(kThreads) rows_kernel(const T* A, const T* y, const std::int64_t* rows,
                                                         std::int64_t J, std::int64_t n, std::int64_t d, const T* W,
-                                                        std::int64_t K, double power, BlockState* states,
+                                                        std::int64_t K, double power, LseState* states,
                                                         double* partial_u, unsigned long long* bad_row) {
   constexpr int RG = 32 / SG, BM = kTileRows * RG, KG = kTileSamples * SG, kTile = BM * KG;
   constexpr int kPiece = 16 / sizeof(T), kCols = 8 * kPiece;  // columns per staged tile: 128 bytes
@@ -135,7 +132,8 @@ __global__ void __launch_bounds__(kThreads) rows_kernel(const T* A, const T* y, 
   // The weights step's row and its running (m, s, c), kept by the row's first thread.
   const int wr = threadIdx.x / kRowThreads, wl = threadIdx.x % kRowThreads;
   const T y_row = y[row_index[wr]];
-  double m_run = -kInf, s_run = 0.0, c_run = 0.0;
+  LseState run;
+  double c_run = 0.0;
 
   for (std::int64_t k0 = 0; k0 < K; k0 += KG) {
     __syncthreads();  // the previous group's readers of sample_index (and of the aliased tiles) are done
@@ -198,22 +196,24 @@ __global__ void __launch_bounds__(kThreads) rows_kernel(const T* A, const T* y, 
     }
 #pragma unroll
     for (int off = kRowThreads / 2; off > 0; off /= 2) mg = fmax(mg, __shfl_xor_sync(0xffffffffu, mg, off));
-    double sg = 0.0, cg = 0.0;
+    LseState group;  // the group's terms relative to their own max mg
+    double cg = 0.0;
     if (mg != -kInf) {
+      group.add_block(mg);
       for (int k = wl; k < kn; k += kRowThreads) {
         const PairValue<T> pv = phase_retrieval_pair(z[wr * KG + k], y_row);
-        const double w = exp_nonpositive(power_exponent(power, static_cast<double>(pv.f)) - mg);
-        sg += w;
+        const double w = group.weight(power_exponent(power, static_cast<double>(pv.f)));
+        group.s += w;
         if (w > 0.0) cg = fma(w, static_cast<double>(pv.dfdz), cg);
       }
     }
 #pragma unroll
     for (int off = kRowThreads / 2; off > 0; off /= 2) {
-      sg += __shfl_down_sync(0xffffffffu, sg, off, kRowThreads);
+      group.s += __shfl_down_sync(0xffffffffu, group.s, off, kRowThreads);
       cg += __shfl_down_sync(0xffffffffu, cg, off, kRowThreads);
     }
     if (wl == 0) {
-      const LseScale f = lse_merge(m_run, s_run, mg, sg);
+      const LseScale f = run.merge(group);
       c_run = c_run * f.self + cg * f.other;
     }
   }
@@ -221,8 +221,8 @@ __global__ void __launch_bounds__(kThreads) rows_kernel(const T* A, const T* y, 
   // The block's (m_b, s_b); c_j relative to m_b.
   if (wl == 0) {
     const bool real = wr < nr;
-    m_row[wr] = real ? m_run : -kInf;
-    s_row[wr] = real ? s_run : 0.0;
+    m_row[wr] = real ? run.m : -kInf;
+    s_row[wr] = real ? run.s : 0.0;
     c_row[wr] = real ? c_run : 0.0;
   }
   __syncthreads();
@@ -234,7 +234,7 @@ __global__ void __launch_bounds__(kThreads) rows_kernel(const T* A, const T* y, 
   }
   __syncthreads();
   if (threadIdx.x < BM) {
-    const double f = s_row[threadIdx.x] > 0.0 ? lse_rescale(m_row[threadIdx.x], m_block) : 0.0;
+    const double f = LseState{m_row[threadIdx.x], s_row[threadIdx.x]}.factor_to(m_block);
     c_row[threadIdx.x] *= f;
     s_row[threadIdx.x] *= f;
   }
@@ -242,7 +242,7 @@ __global__ void __launch_bounds__(kThreads) rows_kernel(const T* A, const T* y, 
   if (threadIdx.x == 0) {
     double s = 0.0;
     for (int r = 0; r < BM; ++r) s += s_row[r];
-    states[blockIdx.x] = BlockState{m_block, s};
+    states[blockIdx.x] = LseState{m_block, s};
   }
   // u_b = sum_j c_j a_j (A's rows again, mostly from L2), eight loads in flight per thread.
   for (std::int64_t c = threadIdx.x; c < d; c += kThreads) {
@@ -265,13 +265,13 @@ __global__ void __launch_bounds__(kThreads) rows_kernel(const T* A, const T* y, 
 // out: u (d), then m and s.
 constexpr int kMergeColumns = 32, kMergeLanes = kThreads / kMergeColumns;
 
-__global__ void merge_kernel(const BlockState* states, int blocks, const double* partial_u, std::int64_t d,
+__global__ void merge_kernel(const LseState* states, int blocks, const double* partial_u, std::int64_t d,
                              double* out) {
-  __shared__ LseScalar lse_shared[kThreads];
+  __shared__ LseShared<kThreads> lse_shared;
   __shared__ double lanes[kMergeLanes][kMergeColumns];
-  LseScalar mine{-kInf, 0.0};
-  for (int b = threadIdx.x; b < blocks; b += kThreads) lse_merge(mine.m, mine.s, states[b].m, states[b].s);
-  const LseScalar all = block_merge<kThreads>(mine, lse_shared);
+  LseState mine;
+  for (int b = threadIdx.x; b < blocks; b += kThreads) mine.merge(states[b]);
+  const LseState all = block_merge<kThreads>(mine, lse_shared.get());
   if (blockIdx.x == 0 && threadIdx.x == 0) {
     out[d] = all.m;
     out[d + 1] = all.s;
@@ -283,7 +283,7 @@ __global__ void merge_kernel(const BlockState* states, int blocks, const double*
   for (int b0 = 0; b0 < blocks; b0 += kThreads) {
     const int b = b0 + threadIdx.x;
     __syncthreads();
-    scale[threadIdx.x] = b < blocks && states[b].s > 0.0 ? lse_rescale(states[b].m, all.m) : 0.0;
+    scale[threadIdx.x] = b < blocks ? states[b].factor_to(all.m) : 0.0;
     __syncthreads();
     const int count = blocks - b0 < kThreads ? blocks - b0 : kThreads;
     if (c < d)
@@ -308,7 +308,7 @@ std::size_t part_bytes(std::int64_t count) {
 template <class T, int SG, bool kVectorized>
 void launch_rows_as(int blocks, cudaStream_t stream, const T* A, const T* y, const std::int64_t* rows,
                     std::int64_t J, std::int64_t n, std::int64_t d, const T* W, std::int64_t K, double power,
-                    BlockState* states, double* partial_u, unsigned long long* bad_row) {
+                    LseState* states, double* partial_u, unsigned long long* bad_row) {
   constexpr int kRowsPerBlock = kTileRows * 32 / SG, kSamples = kTileSamples * SG;
   constexpr int kShared = kWarps * (kRowsPerBlock + kSamples) * 128;  // the warps' staging tiles
   HOMOTOPT_CUDA_CHECK(cudaFuncSetAttribute(rows_kernel<T, SG, kVectorized>,
@@ -320,7 +320,7 @@ void launch_rows_as(int blocks, cudaStream_t stream, const T* A, const T* y, con
 template <class T, int SG>
 void launch_rows(bool vectorized, int blocks, cudaStream_t stream, const T* A, const T* y, const std::int64_t* rows,
                  std::int64_t J, std::int64_t n, std::int64_t d, const T* W, std::int64_t K, double power,
-                 BlockState* states, double* partial_u, unsigned long long* bad_row) {
+                 LseState* states, double* partial_u, unsigned long long* bad_row) {
   if (vectorized)
     launch_rows_as<T, SG, true>(blocks, stream, A, y, rows, J, n, d, W, K, power, states, partial_u, bad_row);
   else
@@ -341,12 +341,12 @@ void reduce_typed(const ArrayView& A_view, const ArrayView& y_view, const ArrayV
   const bool vectorized = d % (16 / sizeof(T)) == 0 && reinterpret_cast<std::uintptr_t>(A) % 16 == 0;
 
   // One workspace: W, the block states, the blocks' u, and the result (u, m, s, first bad row).
-  const std::size_t w_bytes = part_bytes<T>(K * d), st_bytes = part_bytes<BlockState>(blocks),
+  const std::size_t w_bytes = part_bytes<T>(K * d), st_bytes = part_bytes<LseState>(blocks),
                     pu_bytes = part_bytes<double>(static_cast<std::int64_t>(blocks) * d);
   const std::int64_t out_count = d + 3;
   DeviceBuffer<unsigned char> work(w_bytes + st_bytes + pu_bytes + part_bytes<double>(out_count), stream);
   T* W = reinterpret_cast<T*>(work.get());
-  auto* states = reinterpret_cast<BlockState*>(work.get() + w_bytes);
+  auto* states = reinterpret_cast<LseState*>(work.get() + w_bytes);
   auto* partial_u = reinterpret_cast<double*>(work.get() + w_bytes + st_bytes);
   auto* out = reinterpret_cast<double*>(work.get() + w_bytes + st_bytes + pu_bytes);
   auto* bad_row = reinterpret_cast<unsigned long long*>(out + d + 2);
@@ -357,7 +357,7 @@ void reduce_typed(const ArrayView& A_view, const ArrayView& y_view, const ArrayV
   const T* y = y_view.ptr<const T>();
   const auto rows_launch = sg == 2 ? launch_rows<T, 2> : sg == 4 ? launch_rows<T, 4> : launch_rows<T, 8>;
   rows_launch(vectorized, blocks, stream, A, y, rows, J, n, d, W, K, spec.power, states, partial_u, bad_row);
-  launch(merge_kernel, blocks_for(d, kMergeColumns), kThreads, stream, static_cast<const BlockState*>(states), blocks,
+  launch(merge_kernel, blocks_for(d, kMergeColumns), kThreads, stream, static_cast<const LseState*>(states), blocks,
          static_cast<const double*>(partial_u), d, out);
 
   std::vector<double> host(static_cast<std::size_t>(out_count));
@@ -368,7 +368,7 @@ void reduce_typed(const ArrayView& A_view, const ArrayView& y_view, const ArrayV
   HOMOTOPT_CHECK(bad == ~0ull, "rows: expected row indices in [0, n) = [0, ", n,
                  "), got one out of range at position ", bad);
   for (std::int64_t c = 0; c < d; ++c) u_host[c] = host[c];
-  parts = PowerState::Parts{host[d], host[d + 1], J * K, 0};
+  parts = PowerState::Parts{LseState{host[d], host[d + 1]}, J * K, 0};
 }
 
 }  // namespace

@@ -23,7 +23,7 @@ constexpr int kMaxChunkRows = 64;  // grid.y of the gradient pass: at most 64 pa
 constexpr unsigned long long kNone = std::numeric_limits<unsigned long long>::max();
 
 struct Scan {  // one block's share of pass 1
-  LseScalar lse;
+  LseState lse;
   unsigned long long count, omitted;
 };
 
@@ -36,7 +36,7 @@ __device__ double exponent_of(const T* values, std::int64_t p, double power, con
     return kInf;
   }
   const double v = static_cast<double>(values[p]);
-  if (isnan(v) || v == kInf) {
+  if (power_value_is_bad(v)) {
     code = 2;
     return kInf;
   }
@@ -48,9 +48,9 @@ __device__ double exponent_of(const T* values, std::int64_t p, double power, con
 template <class T>
 __global__ void scan_kernel(const T* values, std::int64_t P, double power, const std::uint8_t* excluded,
                             Scan* partial, unsigned long long* first_bad, unsigned long long* first_overflow) {
-  __shared__ LseScalar lse_shared[kThreads];
+  __shared__ LseShared<kThreads> lse_shared;
   __shared__ unsigned long long count_shared[kThreads];
-  LseScalar mine{-kInf, 0.0};
+  LseState mine;
   unsigned long long count = 0, omitted = 0;
   for (std::int64_t p = blockIdx.x * static_cast<std::int64_t>(kThreads) + threadIdx.x; p < P;
        p += static_cast<std::int64_t>(gridDim.x) * kThreads) {
@@ -66,9 +66,9 @@ __global__ void scan_kernel(const T* values, std::int64_t P, double power, const
       continue;
     }
     ++count;
-    lse_push(mine.m, mine.s, a);
+    mine.add(a);
   }
-  const LseScalar merged = block_merge<kThreads>(mine, lse_shared);
+  const LseState merged = block_merge<kThreads>(mine, lse_shared.get());
   const unsigned long long c = block_sum<kThreads>(count, count_shared);
   const unsigned long long o = block_sum<kThreads>(omitted, count_shared);
   if (threadIdx.x == 0) partial[blockIdx.x] = Scan{merged, c, o};
@@ -76,16 +76,16 @@ __global__ void scan_kernel(const T* values, std::int64_t P, double power, const
 
 // One block merges the pass-1 partials, in order.
 __global__ void merge_scan_kernel(const Scan* partial, int blocks, Scan* out) {
-  __shared__ LseScalar lse_shared[kThreads];
+  __shared__ LseShared<kThreads> lse_shared;
   __shared__ unsigned long long count_shared[kThreads];
-  LseScalar mine{-kInf, 0.0};
+  LseState mine;
   unsigned long long count = 0, omitted = 0;
   for (int b = threadIdx.x; b < blocks; b += kThreads) {
-    lse_merge(mine.m, mine.s, partial[b].lse.m, partial[b].lse.s);
+    mine.merge(partial[b].lse);
     count += partial[b].count;
     omitted += partial[b].omitted;
   }
-  const LseScalar merged = block_merge<kThreads>(mine, lse_shared);
+  const LseState merged = block_merge<kThreads>(mine, lse_shared.get());
   const unsigned long long c = block_sum<kThreads>(count, count_shared);
   const unsigned long long o = block_sum<kThreads>(omitted, count_shared);
   if (threadIdx.x == 0) *out = Scan{merged, c, o};
@@ -96,7 +96,7 @@ template <class T>
 __global__ void grads_kernel(const T* values, const T* grads, std::int64_t P, std::int64_t d, double power,
                              const std::uint8_t* excluded, const Scan* scan, double* partial_u) {
   __shared__ double w[kChunk];
-  const double m = scan->lse.m;
+  const LseState lse = scan->lse;
   const std::int64_t c = blockIdx.x * static_cast<std::int64_t>(kThreads) + threadIdx.x;
   double acc = 0.0;
   for (std::int64_t p0 = blockIdx.y * static_cast<std::int64_t>(kChunk); p0 < P;
@@ -107,7 +107,7 @@ __global__ void grads_kernel(const T* values, const T* grads, std::int64_t P, st
       int code;
       const double a = exponent_of(values, p0 + i, power, excluded, code);
       // weight 0 and gradient unread for omitted pairs and f = -inf; -1 marks "not read".
-      w[i] = code != 0 || a == -kInf ? -1.0 : exp_nonpositive(a - m);
+      w[i] = code != 0 || a == -kInf ? -1.0 : lse.weight(a);
     }
     __syncthreads();
     if (c < d)
@@ -189,7 +189,7 @@ void reduce_typed(const ArrayView& values_view, const ArrayView& grads_view, con
     const std::vector<double> uh = u.to_host();
     if (nonfinite.to_host()[0] == 0) {
       for (std::int64_t c = 0; c < d; ++c) u_host[c] = uh[c];
-      parts = PowerState::Parts{s.lse.m, s.lse.s, static_cast<std::int64_t>(s.count), static_cast<std::int64_t>(s.omitted)};
+      parts = PowerState::Parts{s.lse, static_cast<std::int64_t>(s.count), static_cast<std::int64_t>(s.omitted)};
       return;
     }
     HOMOTOPT_CHECK(attempt == 0, "grads: the weighted sum of gradients overflows float64");

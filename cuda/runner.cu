@@ -13,6 +13,7 @@
 #include "dtype_dispatch.hpp"
 #include "homotopt/philox.hpp"
 #include "homotopt/problems/phase_retrieval.hpp"
+#include "homotopt/sample.hpp"
 #include "runner_impl.hpp"
 
 namespace homotopt::cuda {
@@ -104,20 +105,15 @@ __device__ void evaluate(const Params& p, const Shared<T>& s, const T* A, const 
   const double value = block_total(f, s.reduce) / static_cast<double>(p.n);
   double metric = nan("");
   if (p.track_metric && x_true) {
-    double minus = 0.0, plus = 0.0, norm = 0.0;
-    for (std::int64_t c = threadIdx.x; c < p.d; c += kThreads) {
-      const double m = static_cast<double>(s.mu[c]), x = x_true[c];
-      minus += (m - x) * (m - x);
-      plus += (m + x) * (m + x);
-      norm += x * x;
-    }
-    minus = block_total(minus, s.reduce);
-    plus = block_total(plus, s.reduce);
-    norm = block_total(norm, s.reduce);
-    metric = sqrt(fmin(minus, plus)) / sqrt(norm);
+    MetricSums sums;
+    for (std::int64_t c = threadIdx.x; c < p.d; c += kThreads) sums.add(static_cast<double>(s.mu[c]), x_true[c]);
+    sums.minus = block_total(sums.minus, s.reduce);
+    sums.plus = block_total(sums.plus, s.reduce);
+    sums.norm = block_total(sums.norm, s.reduce);
+    metric = sums.metric();
   }
   const std::int64_t row = history_row(e, p);
-  const bool better = value > best_value[r];  // false for NaN: a NaN iterate is never the best
+  const bool better = improves_best(value, best_value[r]);
   __syncthreads();
   if (threadIdx.x == 0) {
     hist_value[row * p.R + r] = value;
@@ -154,7 +150,7 @@ __global__ void powerhp_kernel(Params p, const T* A_all, const T* y_all, const d
       normal_quad(random_block(samples_key, static_cast<std::uint64_t>(q)), nq);
       for (int i = 0; i < 4; ++i) {
         const std::int64_t idx = 4 * q + i;
-        if (idx < p.K * p.d) s.W[idx] = static_cast<T>(static_cast<double>(s.mu[idx % p.d]) + sigma * nq[i]);
+        if (idx < p.K * p.d) s.W[idx] = sample_point<T>(static_cast<double>(s.mu[idx % p.d]), sigma, nq[i]);
       }
     }
     __syncthreads();
@@ -169,17 +165,18 @@ __global__ void powerhp_kernel(Params p, const T* A_all, const T* y_all, const d
       const double av = power_exponent(N, static_cast<double>(phase_retrieval_pair(static_cast<T>(z), y[s.rows[j]]).f));
       local_max = fmax(local_max, av);
     }
-    const double m = block_max(local_max, s.reduce);
-    // Weights: s = sum w; the pair slot becomes w df/dz.
+    LseState lse;
+    lse.add_block(block_max(local_max, s.reduce));
+    // Weights: s = sum w (each thread's share, then the block's); the pair slot becomes w df/dz.
     double local_s = 0.0;
     for (std::int64_t q = threadIdx.x; q < KJ; q += kThreads) {
       const std::int64_t j = q / p.K;
       const PairValue<T> pv = phase_retrieval_pair(static_cast<T>(s.pair[q]), y[s.rows[j]]);
-      const double w = m == -kInf ? 0.0 : exp_nonpositive(power_exponent(N, static_cast<double>(pv.f)) - m);
+      const double w = lse.weight(power_exponent(N, static_cast<double>(pv.f)));  // 0 in an empty state
       local_s += w;
       s.pair[q] = w > 0.0 ? w * static_cast<double>(pv.dfdz) : 0.0;
     }
-    const double total = block_total(local_s, s.reduce);
+    lse.s = block_total(local_s, s.reduce);
     for (std::int64_t j = threadIdx.x; j < p.J; j += kThreads) {
       double cj = 0.0;
       for (std::int64_t k = 0; k < p.K; ++k) cj += s.pair[j * p.K + k];
@@ -190,16 +187,16 @@ __global__ void powerhp_kernel(Params p, const T* A_all, const T* y_all, const d
     for (std::int64_t c = threadIdx.x; c < p.d; c += kThreads) {
       double acc = 0.0;
       for (std::int64_t j = 0; j < p.J; ++j) acc = fma(s.c[j], static_cast<double>(A[s.rows[j] * p.d + c]), acc);
-      s.u[c] = power_direction(acc, total);
+      s.u[c] = power_direction(acc, lse.s);
       local_norm += s.u[c] * s.u[c];
     }
     const double norm = sqrt(block_total(local_norm, s.reduce));
-    const PowerSummary summary = power_summary(N, m, total, KJ);
+    const PowerSummary summary = power_summary(N, lse.m, lse.s, KJ);
     const double step = step_multiplier(p.rule, alpha, N, summary.log_scale, norm);
     for (std::int64_t c = threadIdx.x; c < p.d; c += kThreads)
       s.mu[c] = static_cast<T>(static_cast<double>(s.mu[c]) + step * s.u[c]);
     __syncthreads();
-    if ((t + 1) % p.eval_every == 0 || t + 1 == p.steps_total)
+    if (evaluated_after(t, p.eval_every, p.steps_total))
       evaluate(p, s, A, y, x_true, r, t + 1, best_mu, best_value, best_step, hist_value, hist_metric);
   }
   for (std::int64_t c = threadIdx.x; c < p.d; c += kThreads) mu_all[r * p.d + c] = s.mu[c];

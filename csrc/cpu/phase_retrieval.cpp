@@ -39,12 +39,12 @@ void reduce_typed(const ArrayView& A_view, const ArrayView& y_view, const ArrayV
     split_range(J, team_size(), thread_id(), kBlockRows, j0, j1);
     reduce_rows(scratch, W, A, y, [rows](std::int64_t j) { return rows ? rows[j] : j; }, j0, j1, spec.power, p);
   }
-  double m = -kInf, s = 0.0;
+  LseState lse;
   for (const Partial& p : partials) {
-    const LseScale c = lse_merge(m, s, p.m, p.s);
+    const LseScale c = lse.merge(p.lse);
     for (std::int64_t i = 0; i < d; ++i) u[i] = u[i] * c.self + p.u[i] * c.other;
   }
-  parts = PowerState::Parts{m, s, J * K, 0};
+  parts = PowerState::Parts{lse, J * K, 0};
 }
 
 template <class T>

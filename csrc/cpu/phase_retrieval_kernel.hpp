@@ -17,6 +17,7 @@
 #include "cpu/random_span.hpp"
 #include "homotopt/lse.hpp"
 #include "homotopt/problems/phase_retrieval.hpp"
+#include "homotopt/sample.hpp"
 
 namespace homotopt::cpu {
 
@@ -30,9 +31,9 @@ HOMOTOPT_INLINE void place_panel(T* HOMOTOPT_RESTRICT panel, std::int64_t width,
   for (std::int64_t c = 0; c < d; ++c) {
     const double m = static_cast<double>(mu[c]);
     if constexpr (KN > 0) {
-      for (int kk = 0; kk < KN; ++kk) panel[c * width + kk] = static_cast<T>(m + sigma * e[kk * d + c]);
+      for (int kk = 0; kk < KN; ++kk) panel[c * width + kk] = sample_point<T>(m, sigma, e[kk * d + c]);
     } else {
-      for (std::int64_t kk = 0; kk < kn; ++kk) panel[c * width + kk] = static_cast<T>(m + sigma * e[kk * d + c]);
+      for (std::int64_t kk = 0; kk < kn; ++kk) panel[c * width + kk] = sample_point<T>(m, sigma, e[kk * d + c]);
     }
   }
 }
@@ -62,7 +63,7 @@ void draw_samples_by_columns(const T* mu, std::int64_t d, const SampleSpec& spec
         const std::int64_t c = 4 * q + j;
         const double m = static_cast<double>(mu[c]);
         T* dst = panel + c * width;
-        for (std::int64_t l = 0; l < kn; ++l) dst[l] = static_cast<T>(m + sigma * static_cast<double>(n[j][l]));
+        for (std::int64_t l = 0; l < kn; ++l) dst[l] = sample_point<T>(m, sigma, n[j][l]);
       }
     }
   }
@@ -103,9 +104,9 @@ void draw_samples(const T* mu, std::int64_t d, const SampleSpec& spec, PanelRows
   }
 }
 
+// One thread's state: (m, s) and its u (d entries).
 struct Partial {
-  double m = -kInf;
-  double s = 0.0;
+  LseState lse;
   std::vector<double> u;
 };
 
@@ -146,17 +147,12 @@ void accumulate_block(BlockScratch<T>& b, std::int64_t nr, const PanelRows<T>& W
     }
   }
   if (mb == -kInf) return;  // every pair of the block has weight exactly 0
-  if (mb > p.m) {           // a new running max: move the sums to it (u is all zeros while s == 0)
-    const double c = lse_rescale(p.m, mb);
-    if (p.s > 0.0) {
-      p.s *= c;
-      for (double& ui : p.u) ui *= c;
-    }
-    p.m = mb;
-  }
+  const double scale = p.lse.add_block(mb);
+  if (scale != 1.0)
+    for (double& ui : p.u) ui *= scale;
 
   // Weights e^{a - m}, their sum, and c_j = sum_k e^{a_jk - m} df/dz_jk per row.
-  const double m = p.m;
+  const LseState lse = p.lse;
   double c[kBlockRows] = {};
   for (std::int64_t r = 0; r < nr; ++r) {
     const T yr = b.y[r];
@@ -165,12 +161,12 @@ void accumulate_block(BlockScratch<T>& b, std::int64_t nr, const PanelRows<T>& W
     double cj = 0.0, sr = 0.0;
 #pragma omp simd reduction(+ : cj, sr)
     for (std::int64_t k = 0; k < Kp; ++k) {
-      const double w = exp_nonpositive(a[k] - m);  // 0 for a = -inf
+      const double w = lse.weight(a[k]);  // 0 for a = -inf
       sr += w;
       const double g = static_cast<double>(phase_retrieval_pair(z[k], yr).dfdz);
       cj += w > 0.0 ? w * g : 0.0;  // a pair of weight 0 may have an infinite df/dz
     }
-    p.s += sr;
+    p.lse.s += sr;
     c[r] = cj;
   }
 

@@ -1,7 +1,7 @@
 // CPU backend of the generic power gradient and the softmax(N f) weights (power_gradient.hpp).
 //
 // Two passes over the small array of values and one over the gradients:
-//   1. values: classify (NaN and +inf follow the NanPolicy), running max m and rescaled sum s (lse_push);
+//   1. values: classify (NaN and +inf follow the NanPolicy), running max m and rescaled sum s (LseState::add);
 //   2. gradients: u += exp(N f - m) * grad f, threads owning disjoint column slices of u, so the result
 //      is the same bits for any thread count and no per-thread copies of u are merged.
 // Non-finite gradients are found after the fact: a NaN or inf anywhere in a read gradient makes some
@@ -24,20 +24,13 @@ std::string pair_name(std::int64_t p, const PairShape& shape, bool two_d) {
   return detail::concat("(k, j) = (", p / shape.J, ", ", p % shape.J, ")");
 }
 
-bool value_is_bad(double v) { return std::isnan(v) || v == kInf; }
-
-struct ValueScan {
-  double m = -kInf;
-  double s = 0.0;
-  std::int64_t count = 0;
-  std::int64_t omitted = 0;
-};
+bool value_is_bad(double v) { return power_value_is_bad(v); }
 
 // Pass 1. `excluded` (nullable) marks pairs already omitted for their gradients.
 template <class T>
-ValueScan scan_values(const T* values, const PairShape& shape, bool two_d, double power,
+PowerState::Parts scan_values(const T* values, const PairShape& shape, bool two_d, double power,
                       NanPolicy policy, const std::uint8_t* excluded) {
-  ValueScan r;
+  PowerState::Parts r;
   for (std::int64_t p = 0; p < shape.pairs; ++p) {
     if (excluded && excluded[p]) {
       ++r.omitted;
@@ -54,7 +47,7 @@ ValueScan scan_values(const T* values, const PairShape& shape, bool two_d, doubl
     HOMOTOPT_CHECK(a != kInf, "values: power * value overflows float64 at ", pair_name(p, shape, two_d),
                    " (value ", v, ", power ", power, ")");
     ++r.count;
-    lse_push(r.m, r.s, a);
+    r.lse.add(a);
   }
   HOMOTOPT_CHECK(r.count > 0, "values: all ", shape.pairs,
                  " pairs are non-finite and were omitted; there is nothing to average");
@@ -63,13 +56,13 @@ ValueScan scan_values(const T* values, const PairShape& shape, bool two_d, doubl
 
 // The weight exp(N f - m) of pair p, or 0 for pairs that are omitted or have f = -inf.
 template <class T>
-inline double pair_weight(const T* values, std::int64_t p, double power, double m,
+inline double pair_weight(const T* values, std::int64_t p, double power, const LseState& lse,
                           const std::uint8_t* excluded) {
   if (excluded && excluded[p]) return 0.0;
   const double v = static_cast<double>(values[p]);
   if (value_is_bad(v)) return 0.0;
   const double a = power_exponent(power, v);
-  return exp_nonpositive(a - m);  // 0 for a = -inf
+  return lse.weight(a);  // 0 for a = -inf
 }
 
 // Whether pair p's gradient is read (it is unless omitted or f = -inf).
@@ -82,7 +75,7 @@ inline bool pair_is_read(const T* values, std::int64_t p, const std::uint8_t* ex
 
 // Pass 2: u += w_p * grads[p, :], columns split across threads.
 template <class T>
-void accumulate_grads(const T* values, const T* grads, const PairShape& shape, double power, double m,
+void accumulate_grads(const T* values, const T* grads, const PairShape& shape, double power, const LseState& lse,
                       const std::uint8_t* excluded, double* u) {
   constexpr std::int64_t kGrain = 16;
   const std::int64_t d = shape.d;
@@ -94,7 +87,7 @@ void accumulate_grads(const T* values, const T* grads, const PairShape& shape, d
     double* HOMOTOPT_RESTRICT uu = u;
     for (std::int64_t p = 0; p < shape.pairs; ++p) {
       if (!pair_is_read(values, p, excluded)) continue;
-      const double w = pair_weight(values, p, power, m, excluded);
+      const double w = pair_weight(values, p, power, lse, excluded);
       const T* HOMOTOPT_RESTRICT g = grads + p * d;
       for (std::int64_t c = c0; c < c1; ++c) uu[c] += w * static_cast<double>(g[c]);
     }
@@ -138,18 +131,18 @@ void reduce_power_typed(const ArrayView& values_view, const ArrayView& grads_vie
   const T* grads = grads_view.ptr<const T>();
   const bool two_d = values_view.ndim == 2;
   auto reduce = [&](const std::uint8_t* excluded) {
-    const ValueScan scan = scan_values(values, shape, two_d, power, policy, excluded);
+    const PowerState::Parts scan = scan_values(values, shape, two_d, power, policy, excluded);
     std::fill(u, u + shape.d, 0.0);
-    accumulate_grads(values, grads, shape, power, scan.m, excluded, u);
+    accumulate_grads(values, grads, shape, power, scan.lse, excluded, u);
     return scan;
   };
-  ValueScan scan = reduce(nullptr);
+  PowerState::Parts scan = reduce(nullptr);
   if (!all_finite(u, shape.d)) {
     const std::vector<std::uint8_t> bad = find_bad_grads(values, grads, shape, two_d, policy);
     scan = reduce(bad.data());
     HOMOTOPT_CHECK(all_finite(u, shape.d), "grads: the weighted sum of gradients overflows float64");
   }
-  parts = PowerState::Parts{scan.m, scan.s, scan.count, scan.omitted};
+  parts = scan;
 }
 
 template <class T>
@@ -158,13 +151,13 @@ PowerWeightsStats power_weights_typed(const ArrayView& values_view, double power
   const T* values = values_view.ptr<const T>();
   T* weights = weights_view.ptr<T>();
   const PairShape shape{values_view.numel(), values_view.ndim == 2 ? values_view.shape[1] : 1, 0};
-  const ValueScan scan = scan_values(values, shape, values_view.ndim == 2, power, policy, nullptr);
+  const PowerState::Parts scan = scan_values(values, shape, values_view.ndim == 2, power, policy, nullptr);
   // All weights 0 (every f = -inf) leaves softmax undefined; it is defined as all zeros, like the
   // direction of power_gradient.
-  const double inv_s = scan.s > 0.0 ? 1.0 / scan.s : 0.0;
+  const double inv_s = scan.lse.s > 0.0 ? 1.0 / scan.lse.s : 0.0;
   for (std::int64_t p = 0; p < shape.pairs; ++p)
-    weights[p] = static_cast<T>(pair_weight(values, p, power, scan.m, nullptr) * inv_s);
-  return {scan.s > 0.0 ? scan.m + std::log(scan.s) : -kInf, scan.count, scan.omitted};
+    weights[p] = static_cast<T>(pair_weight(values, p, power, scan.lse, nullptr) * inv_s);
+  return {scan.lse.s > 0.0 ? scan.lse.m + std::log(scan.lse.s) : -kInf, scan.count, scan.omitted};
 }
 
 }  // namespace

@@ -23,9 +23,7 @@ RandomKey key_of(std::uint64_t seed, RandomStream stream, std::int64_t trial, st
 }
 
 // Whether the iterate after step t (that is, after t + 1 updates) is evaluated.
-bool evaluated_after(std::int64_t t, const RunConfig& c) {
-  return (t + 1) % c.eval_every == 0 || t + 1 == c.steps;
-}
+bool evaluated_after(std::int64_t t, const RunConfig& c) { return homotopt::evaluated_after(t, c.eval_every, c.steps); }
 
 template <class T, class Model>
 class CpuRunner final : public RunnerImpl {
@@ -106,7 +104,7 @@ class CpuRunner final : public RunnerImpl {
     history.value[row * trials + r] = value;
     history.metric[row * trials + r] =
         config_.track_metric ? model.metric(ws, x) : std::numeric_limits<double>::quiet_NaN();
-    if (value > best_value_[r]) {  // false for NaN: a NaN iterate is never the best
+    if (improves_best(value, best_value_[r])) {
       best_value_[r] = value;
       best_step_[r] = step;
       std::copy(x, x + dim, best_mu_.data() + r * dim);
@@ -143,11 +141,11 @@ class CpuRunner final : public RunnerImpl {
     model.power_estimate(ws, x, spec, parts, u.data());
     double norm2 = 0.0;
     for (std::int64_t i = 0; i < dim; ++i) {
-      u[i] = power_direction(u[i], parts.s);
+      u[i] = power_direction(u[i], parts.lse.s);
       norm2 += u[i] * u[i];
     }
     if (c.method == Method::powerhp) {
-      const PowerSummary summary = power_summary(spec.power, parts.m, parts.s, parts.count);
+      const PowerSummary summary = power_summary(spec.power, parts.lse.m, parts.lse.s, parts.count);
       const double step = step_multiplier(c.step_rule, alpha, spec.power, summary.log_scale, std::sqrt(norm2));
       for (std::int64_t i = 0; i < dim; ++i) x[i] = static_cast<T>(static_cast<double>(x[i]) + step * u[i]);
     } else if (c.method == Method::adam) {

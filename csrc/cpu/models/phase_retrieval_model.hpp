@@ -57,14 +57,13 @@ class PhaseRetrievalModel {
                       double* u) const {
     draw_samples(mu, d_, spec, ws.W, ws.eps);
     Partial& p = ws.partial;
-    p.m = -kInf;
-    p.s = 0.0;
+    p.lse = LseState{};
     p.u.assign(static_cast<std::size_t>(d_), 0.0);
     const std::int64_t J = batch_rows(ws);
     const std::int64_t* rows = ws.rows.empty() ? nullptr : ws.rows.data();
     reduce_rows(ws.scratch, ws.W, A_, y_, [rows](std::int64_t j) { return rows ? rows[j] : j; }, 0, J, spec.power, p);
     for (std::int64_t i = 0; i < d_; ++i) u[i] = p.u[i];
-    parts = PowerState::Parts{p.m, p.s, J * spec.num_samples, 0};
+    parts = PowerState::Parts{p.lse, J * spec.num_samples, 0};
   }
 
   // Mean fitness over the batch rows at P points (P x d, row-major) into out[P].

@@ -13,6 +13,7 @@
 #include "homotopt/problems/phase_retrieval.hpp"
 #include "homotopt/problems/two_layer_relu.hpp"
 #include "homotopt/runner.hpp"
+#include "homotopt/sample.hpp"
 
 namespace homotopt::cpu {
 
@@ -63,14 +64,14 @@ class ReluModel {
     } else {
       std::int64_t c = 0;
       generate_span<Distribution::normal>(0, K * d, spec.key, 0, [&](std::int64_t i, double v) {
-        w[i] = static_cast<T>(static_cast<double>(mu[c]) + spec.sigma * v);
+        w[i] = sample_point<T>(static_cast<double>(mu[c]), spec.sigma, v);
         if (++c == d) c = 0;
       });
     }
     ws.h.resize(static_cast<std::size_t>(K * J * k_));
     ws.a.resize(static_cast<std::size_t>(K * J));
     ws.e.resize(static_cast<std::size_t>(K * J));
-    double m = -kInf;
+    double m = -kInf;  // the largest exponent, then the state's weights relative to it
     for (std::int64_t s = 0; s < K; ++s)
       for (std::int64_t j = 0; j < J; ++j) {
         T* h = ws.h.data() + (s * J + j) * k_;
@@ -83,12 +84,13 @@ class ReluModel {
       }
     // M_j[i] = sum_s w_sj df/dh_i(s, j), then u[i n + c] = sum_j M_j[i] x_j[c].
     ws.m.assign(static_cast<std::size_t>(J * k_), 0.0);
-    double total = 0.0;
+    LseState lse;
     if (m != -kInf) {
+      lse.add_block(m);  // from the empty state: u is still zero
       for (std::int64_t s = 0; s < K; ++s)
         for (std::int64_t j = 0; j < J; ++j) {
-          const double wt = exp_nonpositive(ws.a[s * J + j] - m);
-          total += wt;
+          const double wt = lse.weight(ws.a[s * J + j]);
+          lse.s += wt;
           if (wt == 0.0) continue;
           const T* h = ws.h.data() + (s * J + j) * k_;
           const double e = ws.e[s * J + j];
@@ -106,7 +108,7 @@ class ReluModel {
         for (std::int64_t c = 0; c < n_; ++c) ui[c] = std::fma(mji, static_cast<double>(x[c]), ui[c]);
       }
     }
-    parts = PowerState::Parts{m, total, K * J, 0};
+    parts = PowerState::Parts{lse, K * J, 0};
   }
 
   // Mean fitness over the batch inputs at P points (P x d).

@@ -12,6 +12,7 @@
 #include "homotopt/power_gradient.hpp"
 #include "homotopt/problems/toy1d.hpp"
 #include "homotopt/runner.hpp"
+#include "homotopt/sample.hpp"
 
 namespace homotopt::cpu {
 
@@ -41,23 +42,26 @@ class Toy1DModel {
     ws.a.resize(static_cast<std::size_t>(K * J));
     double m = -kInf;
     for (std::int64_t k = 0; k < K; ++k) {
-      ws.w[k] = spec.sigma == 0.0 ? mu[0] : mu[0] + spec.sigma * normal_at(spec.key, k);
+      ws.w[k] = spec.sigma == 0.0 ? mu[0] : sample_point<double>(mu[0], spec.sigma, normal_at(spec.key, k));
       for (std::int64_t j = 0; j < J; ++j) {
         const double a = power_exponent(spec.power, toy1d_fitness(ws.w[k], ws.eps[j]));
         ws.a[k * J + j] = a;
         m = a > m ? a : m;
       }
     }
-    double s = 0.0, acc = 0.0;
-    if (m != -kInf)
+    LseState lse;
+    double acc = 0.0;
+    if (m != -kInf) {
+      lse.add_block(m);  // from the empty state: u is still zero
       for (std::int64_t k = 0; k < K; ++k)
         for (std::int64_t j = 0; j < J; ++j) {
-          const double wt = exp_nonpositive(ws.a[k * J + j] - m);
-          s += wt;
+          const double wt = lse.weight(ws.a[k * J + j]);
+          lse.s += wt;
           if (wt > 0.0) acc += wt * toy1d_derivative(ws.w[k], ws.eps[j]);
         }
+    }
     u[0] = acc;
-    parts = PowerState::Parts{m, s, K * J, 0};
+    parts = PowerState::Parts{lse, K * J, 0};
   }
 
   void batch_fitness(Workspace& ws, const double* points, std::int64_t P, double* out) const {

@@ -7,8 +7,8 @@
 // From the state: direction = u / s (the softmax(a)-weighted mean of the g_i),
 // log_mean_exp = m + log s - log count, log_scale = log N + log_mean_exp, the paper's g = e^log_scale * direction.
 //
-// Only the scalar part (m, s) lives here; the d-vector u is the caller's (a buffer on the CPU, registers
-// or shared memory on the GPU), scaled with the factors these functions return. All in float64.
+// Only the scalar part (m, s) lives here (LseState); the d-vector u is the caller's (a buffer on the CPU,
+// registers or shared memory on the GPU), scaled with the factors LseState returns. All in float64.
 #pragma once
 
 #include <cmath>
@@ -35,6 +35,10 @@ HOMOTOPT_HD inline double power_exponent(double power, double value) {
 #endif
   return value == -kInf ? -kInf : a;
 }
+
+// Values outside the mean: NaN and +inf (they follow the NanPolicy: an error, or weight 0 and counted
+// as omitted). -inf is a value like any other, of weight exactly 0.
+HOMOTOPT_HD inline bool power_value_is_bad(double value) { return value != value || value == kInf; }
 
 // exp(x) for x <= 0 (including -inf), to about 1 ulp, branch-free so that CPU loops vectorize.
 // x = k ln 2 + r with |r| <= ln2 / 2 (k from the 1.5 * 2^52 rounding trick, exact), exp(r) by its
@@ -81,20 +85,57 @@ struct LseScale {
   double other;
 };
 
-// Merges (m2, s2) into (m, s). Neither m is ever NaN.
-HOMOTOPT_HD inline LseScale lse_merge(double& m, double& s, double m2, double s2) {
-  const double mn = m > m2 ? m : m2;
-  const LseScale c{lse_rescale(m, mn), lse_rescale(m2, mn)};
-  s = s * c.self + s2 * c.other;
-  m = mn;
-  return c;
-}
+// The scalar part (m, s) of the state, and the only code that grows it: every reduction of the library
+// (CPU loops, CUDA threads, blocks and merges, the host-side PowerState) holds one of these.
+// Two corner cases, handled here and nowhere else:
+//   * the empty state has m = -inf; moving it to any max scales by exactly 0 or 1, never exp(NaN);
+//   * a zero sum (no term, or every term of weight 0) stays 0 and its u is all zeros; the result of
+//     such a state is defined by power_summary and power_direction below.
+// Three ways to add terms, giving slightly different roundings (each caller keeps its own order):
+//   add(a)        one term online;
+//   add_block(mb) then s += sum weight(a) over a block whose largest exponent is mb;
+//   merge(other)  another state (a thread's, a block's, a chunk's).
+struct LseState {
+  double m = -kInf;  // the largest exponent a counted so far
+  double s = 0.0;    // sum of exp(a - m) over the terms counted so far
 
-// Adds one term exp(a) g online. A term with a = -inf has weight exactly 0 and changes nothing
-// (c.other = 0), also in an empty state.
-HOMOTOPT_HD inline LseScale lse_push(double& m, double& s, double a) {
-  return lse_merge(m, s, a, a == -kInf ? 0.0 : 1.0);
-}
+  // Merges `other` into this state; neither m is ever NaN.
+  HOMOTOPT_HD LseScale merge(const LseState& other) {
+    const double mn = m > other.m ? m : other.m;
+    const LseScale c{lse_rescale(m, mn), lse_rescale(other.m, mn)};
+    s = s * c.self + other.s * c.other;
+    m = mn;
+    return c;
+  }
+
+  // Adds one term exp(a) g online: u <- c.self u + c.other g. A term with a = -inf has weight exactly 0
+  // and changes nothing (c = {1, 0}), also in an empty state (where merging (-inf, 0) would say 1).
+  HOMOTOPT_HD LseScale add(double a) {
+    if (a == -kInf) return LseScale{1.0, 0.0};
+    return merge(LseState{a, 1.0});
+  }
+
+  // Before adding a block of terms whose largest exponent is block_max: raises m to block_max (when
+  // larger) and rescales s. Returns the factor for the caller's u, 1 when it needs none (m unchanged,
+  // or s == 0 so that u is all zeros). The caller then adds weight(a) of each term of the block to s.
+  // A block with block_max = -inf adds nothing and should be skipped.
+  HOMOTOPT_HD double add_block(double block_max) {
+    if (!(block_max > m)) return 1.0;
+    const double c = lse_rescale(m, block_max);
+    m = block_max;
+    if (!(s > 0.0)) return 1.0;
+    s *= c;
+    return c;
+  }
+
+  // The weight exp(a - m) of a term relative to this state's max: 0 for a = -inf, and 0 for every term
+  // of an empty state (a - m is NaN there, and exp_nonpositive(NaN) is 0).
+  HOMOTOPT_HD double weight(double a) const { return exp_nonpositive(a - m); }
+
+  // The factor that moves this state's sums to a larger max `to` (as merge does for the other state),
+  // 0 for a state with s == 0, whose u is all zeros or never written.
+  HOMOTOPT_HD double factor_to(double to) const { return s > 0.0 ? lse_rescale(m, to) : 0.0; }
+};
 
 struct PowerSummary {
   double log_mean_exp;  // log( mean exp(N f) ) over the counted terms

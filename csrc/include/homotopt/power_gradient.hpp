@@ -47,8 +47,8 @@ class HOMOTOPT_API PowerState {
 
   std::int64_t dim() const { return static_cast<std::int64_t>(u_.size()); }
   double power() const { return power_; }
-  double max_exponent() const { return m_; }   // m
-  double scaled_sum() const { return s_; }     // s
+  double max_exponent() const { return lse_.m; }   // m
+  double scaled_sum() const { return lse_.s; }     // s
   std::int64_t count() const { return count_; }
   std::int64_t omitted() const { return omitted_; }
   const std::vector<double>& weighted_sum() const { return u_; }  // u
@@ -58,8 +58,7 @@ class HOMOTOPT_API PowerState {
 
   // Backends fill these directly.
   struct Parts {
-    double m = -kInf;
-    double s = 0.0;
+    LseState lse;
     std::int64_t count = 0;
     std::int64_t omitted = 0;
   };
@@ -70,8 +69,7 @@ class HOMOTOPT_API PowerState {
   void write_output(const ArrayView& out, F&& value) const;
 
   double power_ = -1.0;  // unset until the first non-empty update or merge
-  double m_ = -kInf;
-  double s_ = 0.0;
+  LseState lse_;
   std::int64_t count_ = 0;
   std::int64_t omitted_ = 0;
   std::vector<double> u_;

@@ -33,6 +33,16 @@ enum class Method : int { powerhp = 0, gd = 1, sgd = 2, adam = 3, slgh = 4 };
 enum class StepRule : int { raw = 0, log = 1, unit = 2 };
 enum class ProblemKind : int { phase_retrieval = 0, two_layer_relu = 1, toy1d = 2 };
 
+// Whether the iterate after step t (after t + 1 updates) is evaluated: every eval_every steps, and
+// after the last of `steps`.
+HOMOTOPT_HD inline bool evaluated_after(std::int64_t t, std::int64_t eval_every, std::int64_t steps) {
+  return (t + 1) % eval_every == 0 || t + 1 == steps;
+}
+
+// Whether a validation value becomes the best so far: strictly larger, so a NaN never does (nor does a
+// later iterate of equal value: the first one is kept).
+HOMOTOPT_HD inline bool improves_best(double value, double best) { return value > best; }
+
 // The multiplier c of the step mu += c d (d = u / s, the direction) for each rule.
 HOMOTOPT_HD inline double step_multiplier(StepRule rule, double alpha, double power, double log_scale,
                                           double direction_norm) {

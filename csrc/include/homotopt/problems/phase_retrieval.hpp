@@ -28,17 +28,23 @@ HOMOTOPT_HD HOMOTOPT_INLINE PairValue<T> phase_retrieval_pair(T z, T y) {
   return {-(r * r), T(-4) * r * z};
 }
 
-// M(mu) = min(||mu - x||, ||mu + x||) / ||x|| (x = x*, in float64).
+// M(mu) = min(||mu - x||, ||mu + x||) / ||x|| (x = x*, in float64), from the three sums of squares
+// (summed over the coordinates in any order: a CUDA block sums its threads' shares).
+struct MetricSums {
+  double minus = 0.0, plus = 0.0, norm = 0.0;
+  HOMOTOPT_HD void add(double m, double x) {
+    minus += (m - x) * (m - x);
+    plus += (m + x) * (m + x);
+    norm += x * x;
+  }
+  HOMOTOPT_HD double metric() const { return ::sqrt(minus < plus ? minus : plus) / ::sqrt(norm); }
+};
+
 template <class T>
 HOMOTOPT_HD inline double phase_retrieval_metric(const T* mu, const double* x, std::int64_t d) {
-  double minus = 0.0, plus = 0.0, norm = 0.0;
-  for (std::int64_t i = 0; i < d; ++i) {
-    const double m = static_cast<double>(mu[i]);
-    minus += (m - x[i]) * (m - x[i]);
-    plus += (m + x[i]) * (m + x[i]);
-    norm += x[i] * x[i];
-  }
-  return ::sqrt(minus < plus ? minus : plus) / ::sqrt(norm);
+  MetricSums s;
+  for (std::int64_t i = 0; i < d; ++i) s.add(static_cast<double>(mu[i]), x[i]);
+  return s.metric();
 }
 
 // How the K Gaussian samples of one estimator call are drawn: w_k = mu + sigma eps_k, with eps_k
