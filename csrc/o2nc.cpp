@@ -181,6 +181,8 @@ O2ncResult o2nc_update(const std::vector<ArrayView>& params, const std::vector<A
                                                                             call.device.index);
 }
 
+void check_o2nc_hyper(const O2ncHyper& hyper) { check_o2nc_hyper(hyper, 0, 1); }
+
 O2ncResult o2nc_update(const std::vector<ArrayView>& params, const std::vector<ArrayView>& grads,
                        const std::vector<ArrayView>& buffers, const O2ncHyper& hyper, const O2ncOptions& options) {
   return o2nc_update(params, grads, buffers, {O2ncGroup{static_cast<std::int64_t>(params.size()), hyper}},

@@ -19,19 +19,9 @@ void check_config(const RunConfig& c) {
   HOMOTOPT_CHECK(c.num_samples >= 1, "num_samples: expected K >= 1, got ", c.num_samples);
   HOMOTOPT_CHECK(c.batch_size >= 1, "batch_size: expected J >= 1, got ", c.batch_size);
   HOMOTOPT_CHECK(c.eval_every >= 1, "eval_every: expected >= 1, got ", c.eval_every);
-  check_finite_range(c.power.start, 0.0, 1e300, "power.start", "a finite N_0 >= 0");
-  check_finite_range(c.power.increment, 0.0, 1e300, "power.increment", "a finite increment >= 0");
-  HOMOTOPT_CHECK(c.power.max >= 0.0 && !std::isnan(c.power.max), "power.max: expected >= 0, got ", c.power.max);
-  HOMOTOPT_CHECK(c.power.every >= 1, "power.every: expected >= 1, got ", c.power.every);
-  HOMOTOPT_CHECK(std::isfinite(c.sigma.start) && c.sigma.start > 0.0, "sigma.start: expected a finite sigma_0 > 0, got ",
-                 c.sigma.start);
-  HOMOTOPT_CHECK(std::isfinite(c.sigma.decay) && c.sigma.decay > 0.0 && c.sigma.decay <= 1.0,
-                 "sigma.decay: expected 0 < decay <= 1, got ", c.sigma.decay);
-  check_finite_range(c.sigma.floor, 0.0, 1e300, "sigma.floor", "a finite floor >= 0");
-  HOMOTOPT_CHECK(std::isfinite(c.lr.base) && c.lr.base > 0.0, "lr.base: expected a finite rate > 0, got ", c.lr.base);
-  check_finite_range(c.lr.gamma, -0.5, 1e300, "lr.gamma", "a finite gamma >= -1/2");
-  HOMOTOPT_CHECK(std::isfinite(c.lr.offset) && c.lr.offset > 0.0, "lr.offset: expected a finite offset > 0, got ",
-                 c.lr.offset);
+  check_schedule(c.power);
+  check_schedule(c.sigma);
+  check_schedule(c.lr);
   HOMOTOPT_CHECK(static_cast<int>(c.method) >= 0 && static_cast<int>(c.method) <= 4, "method: unknown method");
   HOMOTOPT_CHECK(static_cast<int>(c.step_rule) >= 0 && static_cast<int>(c.step_rule) <= 2, "step_rule: unknown rule");
   check_finite_range(c.adam_beta1, 0.0, 0.999999999, "beta1", "0 <= beta1 < 1");

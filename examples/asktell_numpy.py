@@ -34,7 +34,7 @@ def main() -> None:
         W = opt.ask()
         X = center + 0.1 * rng.standard_normal((8, d))     # J = 8 fresh data points
         values, grads = fitness_and_grad(W, X)
-        opt.tell(grads, values)
+        opt.tell(values, grads)
         if t % 100 == 0 or t == args.steps - 1:
             opt.report(float(fitness_and_grad(opt.mu[None, :], validation)[0].mean()))
     # Plain stochastic gradient ascent from the same start, for comparison: it stops at a local maximum.

@@ -35,7 +35,7 @@ def test_ask_tell_equals_the_runner_on_the_same_noise():
         W = opt.ask()
         rows = homotopt.random.integers(problem.n, J, seed, t, stream=Stream.MINIBATCH)
         values, grads = reference.phase_retrieval_pairs(problem.A, problem.y, W, rows)
-        opt.tell(grads, values)
+        opt.tell(values, grads)
         iterates.append(opt.mu)
     # Same samples and rows; per-pair grads from NumPy versus the fused kernel: rounding only
     # (worst seen 3e-16 relative).
@@ -52,13 +52,41 @@ def test_weights_route_equals_per_pair_route():
         W = a.ask()
         np.testing.assert_allclose(b.ask(), W, rtol=0, atol=1e-13)  # mu may differ in the last bits
         values, grads = reference.phase_retrieval_pairs(problem.A, problem.y, W, rows)
-        est_a = a.tell(grads, values)
+        est_a = a.tell(values, grads)
         p = b.weights(values)
         g = np.einsum("kj,kjd->kd", p, grads)  # what one backward pass of sum p f gives per sample
         est_b = b.tell(g)
         np.testing.assert_allclose(est_b.direction, est_a.direction, rtol=0, atol=1e-13)
         assert est_b.log_scale == pytest.approx(est_a.log_scale, rel=1e-13)
         np.testing.assert_allclose(b.mu, a.mu, rtol=0, atol=1e-13)
+
+
+def test_tell_takes_values_then_grads_and_keywords_either_way():
+    problem = PhaseRetrieval.random(6, 12, seed=8)
+    mu0 = problem.random_start(1, seed=9)[0]
+    opts = [homotopt.ProgPowerHP(mu0, num_samples=3, power=POWER, sigma=SIGMA, lr=LR, seed=2) for _ in range(3)]
+    W = opts[0].ask()
+    values, grads = reference.phase_retrieval_pairs(problem.A, problem.y, W, np.arange(5))
+    a = opts[0].tell(values, grads)
+    b = opts[1].tell(grads=grads, values=values)
+    c = opts[2].tell(values=values, grads=grads)
+    for other in (b, c):
+        np.testing.assert_array_equal(other.direction, a.direction)
+    np.testing.assert_array_equal(opts[1].mu, opts[0].mu)
+    np.testing.assert_array_equal(opts[2].mu, opts[0].mu)
+
+
+def test_weights_count_is_the_native_count():
+    opt = homotopt.ProgPowerHP(np.zeros(2), num_samples=3, power=1.0, sigma=0.1, lr=0.1)
+    opt.weights(np.array([0.5, np.nan, -np.inf]), nan_policy="omit")
+    assert opt._pending_weights[2] == 2  # NaN omitted; -inf counted with weight 0
+
+
+def test_schedules_at_step_are_value_at():
+    opt = homotopt.ProgPowerHP(np.zeros(2), num_samples=2, power=POWER, sigma=SIGMA, lr=LR)
+    for _ in range(3):
+        opt.tell(np.zeros(2), np.ones((2, 2)))
+    assert (opt.power, opt.sigma, opt.lr) == (POWER.values(4)[3], SIGMA.values(4)[3], LR.values(4)[3])
 
 
 def test_samples_are_the_documented_stream():
@@ -73,7 +101,7 @@ def test_best_tracking():
     opt = homotopt.ProgPowerHP(np.zeros(2), num_samples=2, power=1.0, sigma=0.1, lr=0.1)
     assert opt.report(-3.0)
     W = opt.ask()
-    opt.tell(np.ones((2, 2)), np.zeros(2))
+    opt.tell(np.zeros(2), np.ones((2, 2)))
     assert not opt.report(-5.0) and not opt.report(math.nan)
     np.testing.assert_array_equal(opt.best_mu, np.zeros(2))
     assert opt.report(-1.0) and opt.best_step == 1 and opt.best_value == -1.0
@@ -103,8 +131,9 @@ def test_torch_one_backward_pass():
     (lambda o: o.tell(np.zeros((3, 2))), ValueError, "call weights"),
     (lambda o: (o.weights(np.zeros(3)), o.tell(np.zeros((2, 2))))[1], ValueError, r"grads: expected shape \(K, d\)"),
     (lambda o: o.weights(np.zeros(4)), ValueError, "K = 3"),
-    (lambda o: o.tell(np.zeros((3, 2)), np.zeros(2)), ValueError, "grads"),
+    (lambda o: o.tell(np.zeros(2), np.zeros((3, 2))), ValueError, "grads"),
     (lambda o: o.report("good"), TypeError, "value"),
+    (lambda o: o.tell(), TypeError, "tell: expected grads"),
 ])
 def test_bad_input(call, exc, match):
     opt = homotopt.ProgPowerHP(np.zeros(2), num_samples=3, power=1.0, sigma=0.1, lr=0.1)

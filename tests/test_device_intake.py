@@ -47,4 +47,4 @@ def test_gpu_arrays_without_a_gpu_give_a_clear_error():
     values = {"ptr": 1 << 20, "shape": (4,), "strides": None, "dtype": "f4", "device": 0, "readonly": False, "stream": 0}
     grads = dict(values, shape=(4, 3))
     with pytest.raises((RuntimeError, ValueError), match="CUDA|cuda"):
-        _core.power_gradient(values, grads, 1.0, 0, dict(values, shape=(3,)), dict(values, shape=(3,)))
+        _core.power_gradient(values, grads, 1.0, _core.NanPolicy.raise_, dict(values, shape=(3,)), dict(values, shape=(3,)))

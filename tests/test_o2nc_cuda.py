@@ -30,18 +30,21 @@ def group(count, lr=0.05, beta=0.9, mu=0.0, weight_decay=0.0, maximize=False):
 
 
 def table(ts):
-    return [t.data_ptr() for t in ts], [t.numel() for t in ts], [0 if t.dtype == torch.float32 else 1 for t in ts]
+    return [t.data_ptr() for t in ts], [t.numel() for t in ts], [_core.DType.float32 if t.dtype == torch.float32 else _core.DType.float64 for t in ts]
 
 
-def sync_update(x, g, D, groups, *, scaling=0, seed=7, step=0, s=None, check_finite=True, nan_policy=0):
+def sync_update(x, g, D, groups, *, scaling=_core.O2ncScaling.exponential, seed=7, step=0, s=None, check_finite=True,
+                nan_policy=_core.O2ncNanPolicy.skip):
     """o2nc_update on CUDA arrays: the synchronizing path, which returns (s, found_inf)."""
     px, numels, dtypes = table(x)
-    return _core.o2nc_update_pointers(px, table(g)[0], table(D)[0], numels, dtypes, 1, x[0].device.index if x else 0,
+    return _core.o2nc_update_pointers(px, table(g)[0], table(D)[0], numels, dtypes, _core.DeviceType.cuda,
+                                      x[0].device.index if x else 0,
                                       groups, scaling, seed, step, s, check_finite, nan_policy,
                                       torch.cuda.current_stream().cuda_stream)
 
 
-def device_update(x, g, D, groups, state, *, scaling=0, s=None, check_finite=True, nan_policy=0):
+def device_update(x, g, D, groups, state, *, scaling=_core.O2ncScaling.exponential, s=None, check_finite=True,
+                  nan_policy=_core.O2ncNanPolicy.skip):
     """o2nc_update_device: seed and step from `state`, enqueued on the current stream."""
     px, numels, dtypes = table(x)
     _core.o2nc_update_device_pointers(px, table(g)[0], table(D)[0], numels, dtypes, state.device.index, groups,
@@ -90,7 +93,8 @@ def test_sync_path_equals_cpu(rng, dtype, opts):
     for step in range(3):
         g = make(rng, SIZES, dtype)
         ref = homotopt.o2nc_update(x, g, D, seed=7, step=step, **kw)
-        s, found = sync_update(cx, on_cuda(g), cD, grp, scaling=opts.get("scaling", 0), step=step, s=opts.get("s"))
+        s, found = sync_update(cx, on_cuda(g), cD, grp, scaling=_core.O2ncScaling(opts.get("scaling", 0)), step=step,
+                               s=opts.get("s"))
         assert (s, found) == (ref.s, False)  # the same s, drawn on the device
     assert_same(cx + cD, x + D)
 
@@ -169,9 +173,9 @@ def test_found_inf_skips_on_the_device_and_raise_names_the_gradient(rng):
     assert f["found_inf"] and f["step"] == 5 and f["first_nonfinite"] == 3 + 2**20 + 1
     assert all(torch.equal(u, v) for u, v in zip(before, x + D))
     with pytest.raises(ValueError, match=r"grads\[1\]: non-finite gradient inf at element 1048577; no tensor"):
-        sync_update(x, g, D, [group(2)], nan_policy=1)
+        sync_update(x, g, D, [group(2)], nan_policy=_core.O2ncNanPolicy.raise_)
     with pytest.raises(ValueError, match=r"grads\[1\]: non-finite gradient inf at element 1048577"):
-        device_update(x, g, D, [group(2)], state, nan_policy=1)
+        device_update(x, g, D, [group(2)], state, nan_policy=_core.O2ncNanPolicy.raise_)
     assert all(torch.equal(u, v) for u, v in zip(before, x + D)) and fields(state)["step"] == 5
     g[1].fill_(1.0)
     device_update(x, g, D, [group(2)], state)  # the skipped step's s is used now
@@ -329,11 +333,13 @@ def test_bad_input():
         (lambda: device_update(x, g, D, [group(2)], state), ValueError, r"groups: expected sizes that add up to 1"),
         (lambda: device_update(x, g, x, [group(1)], state), ValueError, r"expected memory of its own"),
         (lambda: _core.o2nc_update_device_pointers([alias.data_ptr()], [g[0].data_ptr()], [D[0].data_ptr()], [8],
-                                                   [0], 0, [group(1)], 0, None, True, 0, alias.data_ptr(), 0),
+                                                   [_core.DType.float32], 0, [group(1)], _core.O2ncScaling.exponential,
+                                                   None, True, _core.O2ncNanPolicy.skip, alias.data_ptr(), 0),
          ValueError, r"state: expected memory of its own, got an array that overlaps params\[0\]"),
         (lambda: device_update(x, g, D, [group(1)], state, s=-1.0), ValueError, r"s: expected a finite value >= 0"),
-        (lambda: _core.o2nc_update_device_pointers(*table(x)[:1], table(g)[0], table(D)[0], [8], [0], 99,
-                                                   [group(1)], 0, None, True, 0, state.data_ptr(), 0),
+        (lambda: _core.o2nc_update_device_pointers(*table(x)[:1], table(g)[0], table(D)[0], [8], [_core.DType.float32],
+                                                   99, [group(1)], _core.O2ncScaling.exponential, None, True,
+                                                   _core.O2ncNanPolicy.skip, state.data_ptr(), 0),
          RuntimeError, r"failed"),  # no device 99: a CUDA error, raised, not an abort
     ]
     before = [t.clone() for t in x + D + [state]]

@@ -146,7 +146,8 @@ def test_cuda_path_without_a_gpu_raises_and_never_aborts():
     match = r"cuda\w+\(.*\) failed" if homotopt.build_info()["cuda"] else r"homotopt was built without CUDA"
     groups = [(1, 0.1, 0.9, 0.0, 0.0, False)]
     with pytest.raises(expected, match=match):
-        _core.o2nc_update_device_pointers([fake[0]], [fake[1]], [fake[2]], [8], [0], 0, groups, 0, None, True, 0,
-                                          fake[3], 0)
+        _core.o2nc_update_device_pointers([fake[0]], [fake[1]], [fake[2]], [8], [_core.DType.float32], 0, groups,
+                                          _core.O2ncScaling.exponential, None, True, _core.O2ncNanPolicy.skip, fake[3], 0)
     with pytest.raises(expected, match=match):
-        _core.o2nc_update_pointers([fake[0]], [fake[1]], [fake[2]], [8], [0], 1, 0, groups, 0, 0, 0, None, True, 0)
+        _core.o2nc_update_pointers([fake[0]], [fake[1]], [fake[2]], [8], [_core.DType.float32], _core.DeviceType.cuda, 0,
+                                   groups, _core.O2ncScaling.exponential, 0, 0, None, True, _core.O2ncNanPolicy.skip)

@@ -30,17 +30,15 @@ std::vector<O2ncGroup> groups_of(const std::vector<GroupTuple>& groups) {
   return out;
 }
 
-O2ncOptions options_of(int scaling, std::uint64_t seed, std::uint32_t step, std::optional<double> scale,
-                       bool check_finite, int nan_policy) {
-  HOMOTOPT_CHECK(scaling >= 0 && scaling <= 2, "scaling: expected 0, 1 or 2, got ", scaling);
-  HOMOTOPT_CHECK(nan_policy == 0 || nan_policy == 1, "nan_policy: expected 0 (skip) or 1 (raise), got ", nan_policy);
+O2ncOptions options_of(O2ncScaling scaling, std::uint64_t seed, std::uint32_t step, std::optional<double> scale,
+                       bool check_finite, O2ncNanPolicy nan_policy) {
   O2ncOptions o;
-  o.scaling = static_cast<O2ncScaling>(scaling);
+  o.scaling = scaling;
   o.seed = seed;
   o.step = step;
   o.scale = scale;
   o.check_finite = check_finite;
-  o.nan_policy = static_cast<O2ncNanPolicy>(nan_policy);
+  o.nan_policy = nan_policy;
   return o;
 }
 
@@ -68,16 +66,16 @@ std::vector<ArrayView> views_of(const py::sequence& arrays, const char* list) {
 }
 
 std::vector<ArrayView> views_of(const std::vector<std::uintptr_t>& pointers, const std::vector<std::int64_t>& numels,
-                                const std::vector<int>& dtypes, const Device& device, const char* list) {
+                                const std::vector<DType>& dtypes, const Device& device, const char* list) {
   HOMOTOPT_CHECK(numels.size() == pointers.size() && dtypes.size() == pointers.size(), list,
                  ": expected one numel and one dtype per pointer");
   std::vector<ArrayView> views(pointers.size());
   for (std::size_t i = 0; i < pointers.size(); ++i) {
-    HOMOTOPT_CHECK_TYPE(dtypes[i] == static_cast<int>(DType::float32) || dtypes[i] == static_cast<int>(DType::float64),
+    HOMOTOPT_CHECK_TYPE(dtypes[i] == DType::float32 || dtypes[i] == DType::float64,
                         list, "[", i, "]: expected dtype float32 or float64");
     ArrayView& v = views[i];
     v.data = reinterpret_cast<void*>(pointers[i]);
-    v.dtype = static_cast<DType>(dtypes[i]);
+    v.dtype = dtypes[i];
     v.device = device;
     v.ndim = 1;
     v.shape[0] = numels[i];
@@ -115,8 +113,8 @@ void bind_o2nc(py::module_& m) {
   m.def(
       "o2nc_update",
       [](const py::sequence& params, const py::sequence& grads, const py::sequence& buffers,
-         const std::vector<GroupTuple>& groups, int scaling, std::uint64_t seed, std::uint32_t step,
-         std::optional<double> scale, bool check_finite, int nan_policy) {
+         const std::vector<GroupTuple>& groups, O2ncScaling scaling, std::uint64_t seed, std::uint32_t step,
+         std::optional<double> scale, bool check_finite, O2ncNanPolicy nan_policy) {
         const std::vector<ArrayView> x = views_of(params, "params");
         const std::vector<ArrayView> g = views_of(grads, "grads");
         const std::vector<ArrayView> D = views_of(buffers, "buffers");
@@ -138,12 +136,10 @@ void bind_o2nc(py::module_& m) {
       "o2nc_update_pointers",
       [](const std::vector<std::uintptr_t>& params, const std::vector<std::uintptr_t>& grads,
          const std::vector<std::uintptr_t>& buffers, const std::vector<std::int64_t>& numels,
-         const std::vector<int>& dtypes, int device_type, int device_index, const std::vector<GroupTuple>& groups,
-         int scaling, std::uint64_t seed, std::uint32_t step, std::optional<double> scale, bool check_finite,
-         int nan_policy, std::uintptr_t stream) {
-        HOMOTOPT_CHECK(device_type == 0 || device_type == 1, "device_type: expected 0 (cpu) or 1 (cuda), got ",
-                       device_type);
-        const Device device{static_cast<DeviceType>(device_type), device_index};
+         const std::vector<DType>& dtypes, DeviceType device_type, int device_index, const std::vector<GroupTuple>& groups,
+         O2ncScaling scaling, std::uint64_t seed, std::uint32_t step, std::optional<double> scale, bool check_finite,
+         O2ncNanPolicy nan_policy, std::uintptr_t stream) {
+        const Device device{device_type, device_index};
         const std::vector<ArrayView> x = views_of(params, numels, dtypes, device, "params");
         const std::vector<ArrayView> g = views_of(grads, numels, dtypes, device, "grads");
         const std::vector<ArrayView> D = views_of(buffers, numels, dtypes, device, "buffers");
@@ -167,8 +163,8 @@ void bind_o2nc(py::module_& m) {
       "o2nc_update_device_pointers",
       [](const std::vector<std::uintptr_t>& params, const std::vector<std::uintptr_t>& grads,
          const std::vector<std::uintptr_t>& buffers, const std::vector<std::int64_t>& numels,
-         const std::vector<int>& dtypes, int device_index, const std::vector<GroupTuple>& groups, int scaling,
-         std::optional<double> scale, bool check_finite, int nan_policy, std::uintptr_t state, std::uintptr_t stream) {
+         const std::vector<DType>& dtypes, int device_index, const std::vector<GroupTuple>& groups, O2ncScaling scaling,
+         std::optional<double> scale, bool check_finite, O2ncNanPolicy nan_policy, std::uintptr_t state, std::uintptr_t stream) {
         const Device device{DeviceType::cuda, device_index};
         const std::vector<ArrayView> x = views_of(params, numels, dtypes, device, "params");
         const std::vector<ArrayView> g = views_of(grads, numels, dtypes, device, "grads");
@@ -200,7 +196,7 @@ void bind_o2nc(py::module_& m) {
         const std::vector<ArrayView> x = views_of(params, "params");
         const std::vector<ArrayView> g = views_of(grads, "grads");
         const std::vector<ArrayView> D = views_of(buffers, "buffers");
-        O2ncOptions o = options_of(0, 0, 0, scale, check_finite, 0);
+        O2ncOptions o = options_of(O2ncScaling::exponential, 0, 0, scale, check_finite, O2ncNanPolicy::skip);
         detail::O2ncScheduleRun r;
         {
           py::gil_scoped_release release;
@@ -213,11 +209,19 @@ void bind_o2nc(py::module_& m) {
 
   m.def(
       "o2nc_scale",
-      [](std::uint64_t seed, std::uint32_t step, int scaling) {
-        HOMOTOPT_CHECK(scaling >= 0 && scaling <= 2, "scaling: expected 0, 1 or 2, got ", scaling);
-        return o2nc_scale(seed, step, static_cast<O2ncScaling>(scaling));
+      [](std::uint64_t seed, std::uint32_t step, O2ncScaling scaling) {
+        return o2nc_scale(seed, step, scaling);
       },
       py::arg("seed"), py::arg("step"), py::arg("scaling"));
+
+  m.def(
+      "o2nc_check_hyper",
+      [](double lr, double beta, double mu, double weight_decay) {
+        O2ncHyper h;
+        h.lr = lr, h.beta = beta, h.mu = mu, h.weight_decay = weight_decay;
+        check_o2nc_hyper(h);
+      },
+      py::arg("lr"), py::arg("beta"), py::arg("mu"), py::arg("weight_decay"));
 }
 
 }  // namespace homotopt::bindings

@@ -9,11 +9,6 @@
 namespace homotopt::bindings {
 namespace {
 
-NanPolicy to_policy(int policy) {
-  HOMOTOPT_CHECK(policy == 0 || policy == 1, "nan_policy: expected 0 (raise) or 1 (omit), got ", policy);
-  return static_cast<NanPolicy>(policy);
-}
-
 py::tuple result_tuple(const py::array& direction, const py::array& gradient, const PowerResultStats& s) {
   return py::make_tuple(direction, gradient, s.log_scale, s.log_mean_exp, s.count, s.omitted);
 }
@@ -29,7 +24,7 @@ std::pair<py::array, py::array> direction_outputs(DType dtype, const ArrayView& 
 void bind_power(py::module_& m) {
   m.def(
       "power_gradient",
-      [](const py::object& values, const py::object& grads, double power, int policy, py::object direction,
+      [](const py::object& values, const py::object& grads, double power, NanPolicy policy, py::object direction,
          py::object gradient) {
         const ArrayView v = view_of(values, "values");
         const ArrayView g = view_of(grads, "grads");
@@ -38,7 +33,7 @@ void bind_power(py::module_& m) {
         PowerResultStats stats;
         {
           py::gil_scoped_release release;
-          stats = power_gradient(v, g, power, to_policy(policy), dv, gv);
+          stats = power_gradient(v, g, power, policy, dv, gv);
         }
         return py::make_tuple(direction, gradient, stats.log_scale, stats.log_mean_exp, stats.count, stats.omitted);
       },
@@ -47,7 +42,7 @@ void bind_power(py::module_& m) {
 
   m.def(
       "power_weights",
-      [](const py::array& values, double power, int policy) {
+      [](const py::array& values, double power, NanPolicy policy) {
         const ArrayView v = view_of(values, "values");
         std::vector<std::int64_t> shape(v.shape, v.shape + v.ndim);
         py::array weights = new_array(output_dtype(v), shape);
@@ -55,7 +50,7 @@ void bind_power(py::module_& m) {
         PowerWeightsStats stats;
         {
           py::gil_scoped_release release;
-          stats = power_weights(v, power, to_policy(policy), wv);
+          stats = power_weights(v, power, policy, wv);
         }
         return py::make_tuple(weights, stats.log_sum_exp, stats.count, stats.omitted);
       },
@@ -65,11 +60,11 @@ void bind_power(py::module_& m) {
       .def(py::init<std::int64_t>(), py::arg("dim"))
       .def(
           "update",
-          [](PowerState& state, const py::object& values, const py::object& grads, double power, int policy) {
+          [](PowerState& state, const py::object& values, const py::object& grads, double power, NanPolicy policy) {
             const ArrayView v = view_of(values, "values");
             const ArrayView g = view_of(grads, "grads");
             py::gil_scoped_release release;
-            state.update(v, g, power, to_policy(policy));
+            state.update(v, g, power, policy);
           },
           py::arg("values"), py::arg("grads"), py::arg("power"), py::arg("nan_policy"))
       .def("merge", &PowerState::merge, py::arg("other"))

@@ -14,13 +14,11 @@ namespace homotopt::bindings {
 void bind_random(py::module_& m) {
   m.def(
       "random_fill",
-      [](const py::object& out, int distribution, std::uint64_t seed, std::uint32_t stream,
+      [](const py::object& out, Distribution distribution, std::uint64_t seed, std::uint32_t stream,
          std::uint32_t trial, std::uint32_t step, std::uint64_t offset) {
-        HOMOTOPT_CHECK(distribution >= 0 && distribution <= 2, "distribution: expected 0, 1 or 2, got ",
-                       distribution);
         const ArrayView o = view_of(out, "out");
         py::gil_scoped_release release;
-        random_fill(o, static_cast<Distribution>(distribution), RandomKey{seed, stream, trial, step}, offset);
+        random_fill(o, distribution, RandomKey{seed, stream, trial, step}, offset);
       },
       py::arg("out"), py::arg("distribution"), py::arg("seed"), py::arg("stream"), py::arg("trial"),
       py::arg("step"), py::arg("offset"));

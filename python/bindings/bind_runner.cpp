@@ -1,7 +1,9 @@
-// Bindings of runner.hpp (homotopt.Runner) and schedule.hpp (schedule values for plotting).
+// Bindings of runner.hpp (homotopt.Runner, its config as a dict whose keys are checked) and schedule.hpp
+// (the schedules as checked classes with value_at and values).
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <initializer_list>
 #include <string>
 
 #include "arrays.hpp"
@@ -10,6 +12,20 @@
 
 namespace homotopt::bindings {
 namespace {
+
+// A dict's keys must be among `known`: a misspelled key is an error, never silently ignored.
+void check_keys(const py::dict& d, const char* name, std::initializer_list<const char*> known) {
+  for (const auto& item : d) {
+    const std::string key = py::str(item.first);
+    bool ok = false;
+    for (const char* k : known) ok = ok || key == k;
+    if (!ok) {
+      std::string list;
+      for (const char* k : known) list += (list.empty() ? "" : ", ") + std::string(k);
+      HOMOTOPT_CHECK(false, name, ": unknown key '", key, "' (expected some of: ", list, ")");
+    }
+  }
+}
 
 template <class V>
 V get(const py::dict& d, const char* key, V fallback) {
@@ -21,8 +37,11 @@ ArrayView optional_array(const py::dict& d, const char* key) {
 }
 
 ProblemViews problem_views(const py::dict& p) {
+  check_keys(p, "problem", {"kind", "batched", "A", "y", "x_true", "teacher", "val_x", "val_y", "test_x", "test_y",
+                            "noise"});
+  HOMOTOPT_CHECK(p.contains("kind"), "problem: expected a 'kind' (a homotopt._core.ProblemKind)");
   ProblemViews v;
-  v.kind = static_cast<ProblemKind>(p["kind"].cast<int>());
+  v.kind = p["kind"].cast<ProblemKind>();
   v.batched = get<bool>(p, "batched", false);
   v.A = optional_array(p, "A");
   v.y = optional_array(p, "y");
@@ -37,18 +56,19 @@ ProblemViews problem_views(const py::dict& p) {
 }
 
 RunConfig run_config(const py::dict& c) {
+  check_keys(c, "config", {"method", "steps", "num_samples", "batch_size", "eval_every", "power", "sigma", "lr",
+                           "step_rule", "seed", "beta1", "beta2", "eps", "slgh_gamma", "slgh_sigma_min",
+                           "track_metric", "first_trial"});
   RunConfig r;
-  r.method = static_cast<Method>(get<int>(c, "method", 0));
+  r.method = get<Method>(c, "method", Method::powerhp);
   r.steps = get<std::int64_t>(c, "steps", 0);
   r.num_samples = get<std::int64_t>(c, "num_samples", 8);
   r.batch_size = get<std::int64_t>(c, "batch_size", 16);
   r.eval_every = get<std::int64_t>(c, "eval_every", 100);
-  r.power = PowerSchedule{get<double>(c, "power_start", 1.0), get<double>(c, "power_increment", 0.0),
-                          get<double>(c, "power_max", kInf), get<std::int64_t>(c, "power_every", 1)};
-  r.sigma = SigmaSchedule{get<double>(c, "sigma_start", 1.0), get<double>(c, "sigma_decay", 1.0),
-                          get<double>(c, "sigma_floor", 0.0)};
-  r.lr = LearningRate{get<double>(c, "lr_base", 1.0), get<double>(c, "lr_gamma", 0.0), get<double>(c, "lr_offset", 1.0)};
-  r.step_rule = static_cast<StepRule>(get<int>(c, "step_rule", 1));
+  r.power = get<PowerSchedule>(c, "power", PowerSchedule{});
+  r.sigma = get<SigmaSchedule>(c, "sigma", SigmaSchedule{});
+  r.lr = get<LearningRate>(c, "lr", LearningRate{});
+  r.step_rule = get<StepRule>(c, "step_rule", StepRule::log);
   r.seed = get<std::uint64_t>(c, "seed", 0);
   r.adam_beta1 = get<double>(c, "beta1", 0.9);
   r.adam_beta2 = get<double>(c, "beta2", 0.999);
@@ -58,6 +78,30 @@ RunConfig run_config(const py::dict& c) {
   r.track_metric = get<bool>(c, "track_metric", true);
   r.first_trial = get<std::int64_t>(c, "first_trial", 0);
   return r;
+}
+
+// A schedule's values at t = 0 .. steps - 1.
+template <class S>
+py::array_t<double> values_of(const S& s, std::int64_t steps) {
+  HOMOTOPT_CHECK(steps >= 0, "steps: expected >= 0, got ", steps);
+  py::array_t<double> out(steps);
+  double* o = out.mutable_data();
+  for (std::int64_t t = 0; t < steps; ++t) o[t] = s.at(t);
+  return out;
+}
+
+// A schedule struct as a Python class: checked on construction (check_schedule), value_at(t) in O(1)
+// and values(steps) from the header math.
+template <class S>
+py::class_<S> bind_schedule(py::module_& m, const char* name) {
+  return py::class_<S>(m, name, py::module_local())
+      .def("value_at",
+           [](const S& s, std::int64_t t) {
+             HOMOTOPT_CHECK(t >= 0, "t: expected a step >= 0, got ", t);
+             return s.at(t);
+           },
+           py::arg("t"))
+      .def("values", &values_of<S>, py::arg("steps"));
 }
 
 template <class V>
@@ -108,33 +152,42 @@ void bind_runner(py::module_& m) {
 
   m.def(
       "step_multiplier",
-      [](int rule, double alpha, double power, double log_scale, double norm) {
-        HOMOTOPT_CHECK(rule >= 0 && rule <= 2, "step_rule: expected 0, 1 or 2, got ", rule);
-        return step_multiplier(static_cast<StepRule>(rule), alpha, power, log_scale, norm);
+      [](StepRule rule, double alpha, double power, double log_scale, double norm) {
+        return step_multiplier(rule, alpha, power, log_scale, norm);
       },
       py::arg("rule"), py::arg("alpha"), py::arg("power"), py::arg("log_scale"), py::arg("norm"));
 
-  m.def(
-      "schedule_values",
-      [](const std::string& kind, double a, double b, double c, std::int64_t every, std::int64_t steps) {
-        HOMOTOPT_CHECK(steps >= 0, "steps: expected >= 0, got ", steps);
-        py::array_t<double> out(steps);
-        double* o = out.mutable_data();
-        if (kind == "power") {
-          const PowerSchedule s{a, b, c, every};
-          for (std::int64_t t = 0; t < steps; ++t) o[t] = s.at(t);
-        } else if (kind == "sigma") {
-          const SigmaSchedule s{a, b, c};
-          for (std::int64_t t = 0; t < steps; ++t) o[t] = s.at(t);
-        } else if (kind == "lr") {
-          const LearningRate s{a, b, c};
-          for (std::int64_t t = 0; t < steps; ++t) o[t] = s.at(t);
-        } else {
-          HOMOTOPT_CHECK(false, "kind: expected power, sigma or lr, got ", kind);
-        }
-        return out;
-      },
-      py::arg("kind"), py::arg("a"), py::arg("b"), py::arg("c"), py::arg("every"), py::arg("steps"));
+  bind_schedule<PowerSchedule>(m, "PowerSchedule")
+      .def(py::init([](double start, double increment, double max, std::int64_t every) {
+             const PowerSchedule s{start, increment, max, every};
+             check_schedule(s);
+             return s;
+           }),
+           py::arg("start"), py::arg("increment"), py::arg("max"), py::arg("every"))
+      .def("__repr__", [](const PowerSchedule& s) {
+        return detail::concat("PowerSchedule(start=", s.start, ", increment=", s.increment, ", max=", s.max,
+                              ", every=", s.every, ")");
+      });
+  bind_schedule<SigmaSchedule>(m, "SigmaSchedule")
+      .def(py::init([](double start, double decay, double floor) {
+             const SigmaSchedule s{start, decay, floor};
+             check_schedule(s);
+             return s;
+           }),
+           py::arg("start"), py::arg("decay"), py::arg("floor"))
+      .def("__repr__", [](const SigmaSchedule& s) {
+        return detail::concat("SigmaSchedule(start=", s.start, ", decay=", s.decay, ", floor=", s.floor, ")");
+      });
+  bind_schedule<LearningRate>(m, "LearningRate")
+      .def(py::init([](double base, double gamma, double offset) {
+             const LearningRate s{base, gamma, offset};
+             check_schedule(s);
+             return s;
+           }),
+           py::arg("base"), py::arg("gamma"), py::arg("offset"))
+      .def("__repr__", [](const LearningRate& s) {
+        return detail::concat("LearningRate(base=", s.base, ", gamma=", s.gamma, ", offset=", s.offset, ")");
+      });
 }
 
 }  // namespace homotopt::bindings

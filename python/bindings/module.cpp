@@ -1,4 +1,5 @@
-// homotopt._core: conversion only. Each binding turns arrays into views, releases the GIL, calls the
+// homotopt._core: conversion only. Each binding turns arrays into views (and Python enums and typed
+// structs into their C++ ones; the C++ front ends check every argument), releases the GIL, calls the
 // C++ API, and converts back; homotopt::Error becomes ValueError, homotopt::TypeError TypeError, and
 // internal or CUDA errors RuntimeError.
 #include <pybind11/pybind11.h>
@@ -9,6 +10,7 @@
 namespace py = pybind11;
 
 namespace homotopt::bindings {
+void bind_enums(py::module_& m);
 void bind_power(py::module_& m);
 void bind_random(py::module_& m);
 void bind_problems(py::module_& m);
@@ -52,6 +54,7 @@ PYBIND11_MODULE(_core, m) {
   m.def("cuda_device_count", &homotopt::cuda_device_count);
   m.def("set_num_threads", &homotopt::set_num_threads, py::arg("n"));
 
+  homotopt::bindings::bind_enums(m);
   homotopt::bindings::bind_power(m);
   homotopt::bindings::bind_random(m);
   homotopt::bindings::bind_problems(m);

@@ -14,8 +14,8 @@ from . import _core
 from ._validation import integer, seed as check_seed
 from .schedules import LearningRate, PowerSchedule, SigmaSchedule
 
-METHODS = {"powerhp": 0, "gd": 1, "sgd": 2, "adam": 3, "slgh": 4}
-STEP_RULES = {"raw": 0, "log": 1, "unit": 2}
+METHODS = {m: getattr(_core.Method, m) for m in ("powerhp", "gd", "sgd", "adam", "slgh")}
+STEP_RULES = {r: getattr(_core.StepRule, r) for r in ("raw", "log", "unit")}
 _TARGET_CHUNK_S = 0.25  # wall time per native call: a responsive bar, negligible Python overhead
 
 
@@ -163,6 +163,5 @@ def _progress_bar(progress: bool, steps: int, method: str, trials: int):
 
 
 def schedule_config(power: PowerSchedule, sigma: SigmaSchedule, lr: LearningRate) -> dict:
-    return {"power_start": power.start, "power_increment": power.increment, "power_max": power.max,
-            "power_every": power.every, "sigma_start": sigma.start, "sigma_decay": sigma.decay,
-            "sigma_floor": sigma.floor, "lr_base": lr.base, "lr_gamma": lr.gamma, "lr_offset": lr.offset}
+    """The schedules' part of the runner's config: the native (checked) structs."""
+    return {"power": power.native(), "sigma": sigma.native(), "lr": lr.native()}

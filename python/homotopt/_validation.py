@@ -12,8 +12,10 @@ from typing import Any
 
 import numpy as np
 
+from . import _core
+
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-NAN_POLICIES = {"raise": 0, "omit": 1}
+NAN_POLICIES = {"raise": _core.NanPolicy.raise_, "omit": _core.NanPolicy.omit}
 
 
 def float_dtype(dtype: Any, name: str = "dtype") -> np.dtype:
@@ -39,7 +41,7 @@ def input_array(x: Any, name: str) -> np.ndarray:
     return np.ascontiguousarray(x)
 
 
-def nan_policy_code(nan_policy: str) -> int:
+def nan_policy_code(nan_policy: str) -> _core.NanPolicy:
     if nan_policy not in NAN_POLICIES:
         raise ValueError(f"nan_policy: expected 'raise' or 'omit', got {nan_policy!r}")
     return NAN_POLICIES[nan_policy]

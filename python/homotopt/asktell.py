@@ -11,7 +11,7 @@ from . import _core
 from ._result import PowerGradient
 from ._run import STEP_RULES
 from ._validation import float_dtype, input_array, integer, real, seed as check_seed
-from .power import power_gradient, power_weights
+from .power import _power_weights_counted, power_gradient
 from .random import Stream, normal
 from .schedules import LearningRate, PowerSchedule, SigmaSchedule, as_lr, as_power, as_sigma
 
@@ -25,9 +25,13 @@ class ProgPowerHP:
     runner's trial 0: ``random.normal((K, d), seed, t, stream=Stream.SAMPLES)``); you evaluate the
     fitness f_kj on J data points (and gradients), then either
 
-    - ``tell(grads, values)`` with per-pair values (K,) or (K, J) and gradients (K, d) or (K, J, d), or
-    - ``p = weights(values)`` then ``tell(g)`` where g (K, d) is the gradient of sum_kj p_kj f_kj with
-      respect to the samples (one backward pass in an autograd framework, p held constant).
+    - ``tell(values, grads)`` with per-pair values (K,) or (K, J) and gradients (K, d) or (K, J, d)
+      (the order of :func:`homotopt.power_gradient`; keywords work either way), or
+    - ``p = weights(values)`` then ``tell(g)`` (or ``tell(grads=g)``) where g (K, d) is the gradient of
+      sum_kj p_kj f_kj with respect to the samples (one backward pass in an autograd framework, p held
+      constant).
+
+    Each step costs O(1) in t: the schedules are evaluated at t alone (``value_at``).
 
     ``tell`` moves mu by the step rule and advances t. ``report(value)`` records the validation fitness
     of the current mu, and the best iterate is kept in ``best_mu``.
@@ -66,19 +70,20 @@ class ProgPowerHP:
     @property
     def power(self) -> float:
         """N_t of the current step."""
-        return float(self.power_schedule.values(self.step + 1)[self.step])
+        return self.power_schedule.value_at(self.step)
 
     @property
     def sigma(self) -> float:
-        return float(self.sigma_schedule.values(self.step + 1)[self.step])
+        return self.sigma_schedule.value_at(self.step)
 
     @property
     def lr(self) -> float:
-        return float(self.lr_schedule.values(self.step + 1)[self.step])
+        return self.lr_schedule.value_at(self.step)
 
     def ask(self) -> np.ndarray:
         """The K samples of this step, (K, d) in mu's dtype."""
         eps = normal((self.num_samples, self._mu.size), self.seed, self.step, stream=Stream.SAMPLES)
+        # w = mu + sigma eps in float64, rounded once: sample_point of csrc/include/homotopt/sample.hpp
         return (self._mu.astype(np.float64) + self.sigma * eps).astype(self._mu.dtype)
 
     def weights(self, values: Any, *, nan_policy: str = "raise") -> np.ndarray:
@@ -86,16 +91,21 @@ class ProgPowerHP:
         v = input_array(values, "values")
         if v.shape[0] != self.num_samples:
             raise ValueError(f"values: expected K = {self.num_samples} rows, got shape {v.shape}")
-        w, lse = power_weights(v, self.power, nan_policy=nan_policy)
-        self._pending_weights = (self.step, lse, int(np.count_nonzero(np.isfinite(v) | (v == -np.inf))))
+        w, lse, count = _power_weights_counted(v, self.power, nan_policy)
+        self._pending_weights = (self.step, lse, count)
         return w
 
-    def tell(self, grads: Any, values: Any = None, *, nan_policy: str = "raise") -> PowerGradient:
+    def tell(self, values: Any = None, grads: Any = None, *, nan_policy: str = "raise") -> PowerGradient:
         """Reduces this step's samples and moves mu; returns the estimate used.
 
-        With `values`: per-pair gradients (K, d) / (K, J, d) for values (K,) / (K, J). Without: grads is
-        (K, d), the gradient of sum p f with the weights p from ``weights()`` of this step.
+        ``tell(values, grads)``: per-pair values (K,) / (K, J) and gradients (K, d) / (K, J, d).
+        ``tell(g)`` or ``tell(grads=g)``: g (K, d) is the gradient of sum p f with the weights p from
+        ``weights()`` of this step.
         """
+        if grads is None:  # tell(g): the one positional argument is the gradient
+            values, grads = None, values
+        if grads is None:
+            raise TypeError("tell: expected grads (tell(values, grads), or tell(g) after weights())")
         N = self.power
         if values is not None:
             est = power_gradient(values, grads, N, nan_policy=nan_policy)
@@ -123,7 +133,7 @@ class ProgPowerHP:
     def report(self, value: float) -> bool:
         """Records the validation fitness of the current mu; returns whether it is the best so far."""
         v = real(value, "value")
-        if v > self.best_value:  # False for NaN: a NaN never becomes the best
+        if v > self.best_value:  # improves_best of runner.hpp: False for NaN, and the first of equals kept
             self.best_value, self.best_mu, self.best_step = v, self._mu.copy(), self.step
             return True
         return False

@@ -12,7 +12,6 @@ buffers, the seed and the step counter. The PyTorch optimizer is ``homotopt.torc
 
 from __future__ import annotations
 
-import math
 import secrets
 from typing import Any, NamedTuple, Sequence
 
@@ -23,8 +22,8 @@ from ._validation import counter32, real, seed as check_seed
 
 __all__ = ["O2ncStep", "o2nc_update", "o2nc_scale", "ExpO2NC", "SCALINGS"]
 
-SCALINGS = {"exponential": 0, "uniform": 1, "none": 2}
-_NAN_POLICIES = {"skip": 0, "raise": 1}
+SCALINGS = {s: getattr(_core.O2ncScaling, s) for s in ("exponential", "uniform", "none")}
+_NAN_POLICIES = {"skip": _core.O2ncNanPolicy.skip, "raise": _core.O2ncNanPolicy.raise_}
 
 
 class O2ncStep(NamedTuple):
@@ -45,29 +44,22 @@ class O2ncStep(NamedTuple):
         return not self.found_inf
 
 
-def scaling_code(scaling: str) -> int:
+def scaling_code(scaling: str) -> _core.O2ncScaling:
     if scaling not in SCALINGS:
         raise ValueError(f"scaling: expected 'exponential', 'uniform' or 'none', got {scaling!r}")
     return SCALINGS[scaling]
 
 
-def nan_policy_code(nan_policy: str) -> int:
+def nan_policy_code(nan_policy: str) -> _core.O2ncNanPolicy:
     if nan_policy not in _NAN_POLICIES:
         raise ValueError(f"nan_policy: expected 'skip' or 'raise', got {nan_policy!r}")
     return _NAN_POLICIES[nan_policy]
 
 
 def check_hyper(lr: Any, beta: Any, mu: Any, weight_decay: Any) -> tuple[float, float, float, float]:
-    """The hyper-parameters as floats, with the checks of the native core (clear messages early)."""
+    """The hyper-parameters as floats, checked by the native core (its messages, early)."""
     lr, beta, mu, wd = real(lr, "lr"), real(beta, "beta"), real(mu, "mu"), real(weight_decay, "weight_decay")
-    if not (math.isfinite(lr) and lr >= 0):
-        raise ValueError(f"lr: expected a finite value >= 0, got {lr}")
-    if not (0 < beta <= 1):
-        raise ValueError(f"beta: expected a value in (0, 1], got {beta}")
-    if not (math.isfinite(mu) and mu >= 0):
-        raise ValueError(f"mu: expected a finite value >= 0, got {mu}")
-    if not (math.isfinite(wd) and wd >= 0):
-        raise ValueError(f"weight_decay: expected a finite value >= 0, got {wd}")
+    _core.o2nc_check_hyper(lr, beta, mu, wd)
     return lr, beta, mu, wd
 
 

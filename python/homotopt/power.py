@@ -77,10 +77,16 @@ def power_weights(values: Any, power: float, *, nan_policy: str = "raise") -> tu
         (weights, log_sum_exp): weights of values' shape and dtype, summing to 1 (all zeros when
         every value is -inf), and log sum_kj exp(N f_kj) over the counted pairs.
     """
+    weights, log_sum_exp, _ = _power_weights_counted(values, power, nan_policy)
+    return weights, log_sum_exp
+
+
+def _power_weights_counted(values: Any, power: float, nan_policy: str) -> tuple[np.ndarray, float, int]:
+    """power_weights plus the count of pairs in the mean (the native call's, not recounted)."""
     policy = nan_policy_code(nan_policy)
     v = input_array(values, "values")
-    weights, log_sum_exp, _, _ = _core.power_weights(v, nonnegative(power, "power"), policy)
-    return weights, float(log_sum_exp)
+    weights, log_sum_exp, count, _ = _core.power_weights(v, nonnegative(power, "power"), policy)
+    return weights, float(log_sum_exp), int(count)
 
 
 class PowerState:

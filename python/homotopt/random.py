@@ -41,7 +41,7 @@ def _shape(shape: int | Sequence[int]) -> tuple[int, ...]:
     return out
 
 
-def _fill(distribution: int, shape, seed, step, trial, stream, offset, dtype) -> np.ndarray:
+def _fill(distribution: _core.Distribution, shape, seed, step, trial, stream, offset, dtype) -> np.ndarray:
     out = np.empty(_shape(shape), dtype=float_dtype(dtype))
     _core.random_fill(out, distribution, check_seed(seed), counter32(int(stream), "stream"),
                       counter32(trial, "trial"), counter32(step, "step"), integer(offset, "offset", 0, 2**63))
@@ -52,21 +52,22 @@ def normal(shape: int | Sequence[int], seed: int, step: int = 0, *, trial: int =
            stream: int = Stream.USER, offset: int = 0, dtype: Any = np.float64) -> np.ndarray:
     """Standard normal numbers offset, offset + 1, ... of the stream, in C order of `shape`.
 
-    Formed in float64 (Box-Muller on 52-bit uniforms) and rounded to `dtype`.
+    Box-Muller in float32 on two 32-bit words (24-bit radius uniform, so |n| <= 5.77; see
+    ``normal_pair`` in philox.hpp), then widened to `dtype`.
     """
-    return _fill(0, shape, seed, step, trial, stream, offset, dtype)
+    return _fill(_core.Distribution.normal, shape, seed, step, trial, stream, offset, dtype)
 
 
 def uniform(shape: int | Sequence[int], seed: int, step: int = 0, *, trial: int = 0,
             stream: int = Stream.USER, offset: int = 0, dtype: Any = np.float64) -> np.ndarray:
     """Uniform numbers in [0, 1) (52 random bits each)."""
-    return _fill(1, shape, seed, step, trial, stream, offset, dtype)
+    return _fill(_core.Distribution.uniform, shape, seed, step, trial, stream, offset, dtype)
 
 
 def exponential(shape: int | Sequence[int], seed: int, step: int = 0, *, trial: int = 0,
                 stream: int = Stream.USER, offset: int = 0, dtype: Any = np.float64) -> np.ndarray:
     """Exp(1) numbers, -log(u) with u in (0, 1]."""
-    return _fill(2, shape, seed, step, trial, stream, offset, dtype)
+    return _fill(_core.Distribution.exponential, shape, seed, step, trial, stream, offset, dtype)
 
 
 def integers(n: int, shape: int | Sequence[int], seed: int, step: int = 0, *, trial: int = 0,

@@ -1,7 +1,8 @@
 """The schedules of Prog-PowerHP: power N_t, smoothing sigma_t and learning rate alpha_t.
 
-Small frozen dataclasses, validated on construction; ``values(steps)`` evaluates the native formula
-(csrc/include/homotopt/schedule.hpp) at t = 0 .. steps - 1, for plots.
+Small frozen dataclasses, checked on construction by the native core (csrc/schedule.cpp, whose messages
+name the field); ``value_at(t)`` evaluates the native formula (csrc/include/homotopt/schedule.hpp) at one
+step in O(1), ``values(steps)`` at t = 0 .. steps - 1, for plots.
 """
 
 from __future__ import annotations
@@ -18,14 +19,6 @@ from ._validation import integer, real
 __all__ = ["PowerSchedule", "SigmaSchedule", "LearningRate"]
 
 
-def _finite(x: Any, name: str, low: float, *, strict: bool = False) -> float:
-    v = real(x, name)
-    ok = math.isfinite(v) and (v > low if strict else v >= low)
-    if not ok:
-        raise ValueError(f"{name}: expected a finite value {'>' if strict else '>='} {low}, got {v}")
-    return v
-
-
 @dataclass(frozen=True)
 class PowerSchedule:
     """N_t = min(start + increment * (t // every), max): the power rises by `increment` every `every` steps."""
@@ -36,20 +29,26 @@ class PowerSchedule:
     every: int = 1
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "start", _finite(self.start, "power.start", 0.0))
-        object.__setattr__(self, "increment", _finite(self.increment, "power.increment", 0.0))
-        m = real(self.max, "power.max")
-        if not (m >= 0):
-            raise ValueError(f"power.max: expected a value >= 0, got {m}")
-        object.__setattr__(self, "max", m)
-        object.__setattr__(self, "every", integer(self.every, "power.every", 1))
+        object.__setattr__(self, "start", real(self.start, "power.start"))
+        object.__setattr__(self, "increment", real(self.increment, "power.increment"))
+        object.__setattr__(self, "max", real(self.max, "power.max"))
+        object.__setattr__(self, "every", integer(self.every, "power.every"))
+        self.native()  # the native checks
+
+    def native(self) -> _core.PowerSchedule:
+        """The schedule as the native core's checked struct."""
+        return _core.PowerSchedule(self.start, self.increment, self.max, self.every)
+
+    def value_at(self, t: int) -> float:
+        """N_t at step t, in O(1)."""
+        return self.native().value_at(t)
 
     @classmethod
     def constant(cls, power: float) -> "PowerSchedule":
         return cls(power)
 
     def values(self, steps: int) -> np.ndarray:
-        return _core.schedule_values("power", self.start, self.increment, self.max, self.every, integer(steps, "steps", 0))
+        return self.native().values(integer(steps, "steps"))
 
 
 @dataclass(frozen=True)
@@ -61,19 +60,25 @@ class SigmaSchedule:
     floor: float = 0.0
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "start", _finite(self.start, "sigma.start", 0.0, strict=True))
-        decay = real(self.decay, "sigma.decay")
-        if not (0 < decay <= 1):
-            raise ValueError(f"sigma.decay: expected 0 < decay <= 1, got {decay}")
-        object.__setattr__(self, "decay", decay)
-        object.__setattr__(self, "floor", _finite(self.floor, "sigma.floor", 0.0))
+        object.__setattr__(self, "start", real(self.start, "sigma.start"))
+        object.__setattr__(self, "decay", real(self.decay, "sigma.decay"))
+        object.__setattr__(self, "floor", real(self.floor, "sigma.floor"))
+        self.native()  # the native checks
+
+    def native(self) -> _core.SigmaSchedule:
+        """The schedule as the native core's checked struct."""
+        return _core.SigmaSchedule(self.start, self.decay, self.floor)
+
+    def value_at(self, t: int) -> float:
+        """sigma_t at step t, in O(1)."""
+        return self.native().value_at(t)
 
     @classmethod
     def constant(cls, sigma: float) -> "SigmaSchedule":
         return cls(sigma)
 
     def values(self, steps: int) -> np.ndarray:
-        return _core.schedule_values("sigma", self.start, self.decay, self.floor, 1, integer(steps, "steps", 0))
+        return self.native().values(integer(steps, "steps"))
 
 
 @dataclass(frozen=True)
@@ -88,16 +93,25 @@ class LearningRate:
     offset: float = 1.0
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "base", _finite(self.base, "lr.base", 0.0, strict=True))
-        object.__setattr__(self, "gamma", _finite(self.gamma, "lr.gamma", -0.5))
-        object.__setattr__(self, "offset", _finite(self.offset, "lr.offset", 0.0, strict=True))
+        object.__setattr__(self, "base", real(self.base, "lr.base"))
+        object.__setattr__(self, "gamma", real(self.gamma, "lr.gamma"))
+        object.__setattr__(self, "offset", real(self.offset, "lr.offset"))
+        self.native()  # the native checks
+
+    def native(self) -> _core.LearningRate:
+        """The schedule as the native core's checked struct."""
+        return _core.LearningRate(self.base, self.gamma, self.offset)
+
+    def value_at(self, t: int) -> float:
+        """alpha_t at step t, in O(1)."""
+        return self.native().value_at(t)
 
     @classmethod
     def constant(cls, base: float) -> "LearningRate":
         return cls(base, gamma=-0.5)
 
     def values(self, steps: int) -> np.ndarray:
-        return _core.schedule_values("lr", self.base, self.gamma, self.offset, 1, integer(steps, "steps", 0))
+        return self.native().values(integer(steps, "steps"))
 
 
 def as_power(x: Any) -> PowerSchedule:

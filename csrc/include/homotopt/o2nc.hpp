@@ -119,6 +119,9 @@ HOMOTOPT_API O2ncResult o2nc_update(const std::vector<ArrayView>& params, const 
                                     const std::vector<ArrayView>& buffers, const std::vector<O2ncGroup>& groups,
                                     const O2ncOptions& options);
 
+// Checks one group's hyper-parameters: the errors o2nc_update raises for them (for early checks).
+HOMOTOPT_API void check_o2nc_hyper(const O2ncHyper& hyper);
+
 // One group for all tensors.
 HOMOTOPT_API O2ncResult o2nc_update(const std::vector<ArrayView>& params, const std::vector<ArrayView>& grads,
                                     const std::vector<ArrayView>& buffers, const O2ncHyper& hyper,

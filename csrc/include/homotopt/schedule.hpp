@@ -42,4 +42,10 @@ struct LearningRate {
   }
 };
 
+// The argument checks of each schedule (csrc/schedule.cpp), once: homotopt::Error naming the field,
+// e.g. "power.start: expected a finite N_0 >= 0, got -1". The runner and the Python classes call these.
+HOMOTOPT_API void check_schedule(const PowerSchedule& s);
+HOMOTOPT_API void check_schedule(const SigmaSchedule& s);
+HOMOTOPT_API void check_schedule(const LearningRate& s);
+
 }  // namespace homotopt

@@ -77,7 +77,7 @@ def run(opts: Options) -> Report:
         for _ in range(steps):
             W = opt.ask()
             values, grads = homotopt.reference.toy1d_pairs(W[:, 0], np.zeros(1))
-            opt.tell(grads, values)
+            opt.tell(values, grads)
             mus.append(float(opt.mu[0]))
         candidate = np.array(mus)
         if path is None or abs(candidate[-1] - toy.w_star) < abs(path[-1] - toy.w_star):

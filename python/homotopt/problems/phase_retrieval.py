@@ -228,9 +228,9 @@ class PhaseRetrieval:
 
     def _runner_problem(self) -> dict:
         if self._device:
-            return {"kind": 0, "batched": self.trials is not None, "A": _device.describe(self.A, "A"),
+            return {"kind": _core.ProblemKind.phase_retrieval, "batched": self.trials is not None, "A": _device.describe(self.A, "A"),
                     "y": _device.describe(self.y, "y"), "x_true": self.x_true, "owners": (self.A, self.y)}
-        return {"kind": 0, "batched": self.trials is not None, "A": self.A, "y": self.y, "x_true": self.x_true}
+        return {"kind": _core.ProblemKind.phase_retrieval, "batched": self.trials is not None, "A": self.A, "y": self.y, "x_true": self.x_true}
 
     def __repr__(self) -> str:
         batch = "" if self.trials is None else f", trials={self.trials}"

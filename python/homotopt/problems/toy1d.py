@@ -69,7 +69,7 @@ class Toy1D:
         return (2.0 * uniform((R, 1), check_seed(seed), 0, stream=Stream.START) - 1.0)
 
     def _runner_problem(self) -> dict:
-        return {"kind": 2, "batched": False, "noise": self.noise, "val_x": self.val_eps,
+        return {"kind": _core.ProblemKind.toy1d, "batched": False, "noise": self.noise, "val_x": self.val_eps,
                 "x_true": np.array([self.w_star])}
 
     def __repr__(self) -> str:

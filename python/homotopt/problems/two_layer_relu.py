@@ -104,7 +104,7 @@ class TwoLayerReLU:
         return (out / np.sqrt(self.n)).astype(self._dtype)
 
     def _runner_problem(self) -> dict:
-        return {"kind": 1, "batched": self._trials is not None, "teacher": self.teacher, "val_x": self.val_x,
+        return {"kind": _core.ProblemKind.two_layer_relu, "batched": self._trials is not None, "teacher": self.teacher, "val_x": self.val_x,
                 "val_y": self.val_y, "test_x": self.test_x, "test_y": self.test_y}
 
     def __repr__(self) -> str:

@@ -27,8 +27,8 @@ from ..o2nc import check_hyper, nan_policy_code, scaling_code
 
 __all__ = ["ExpO2NC"]
 
-_DTYPES = {torch.float32: 0, torch.float64: 1}
-_DEVICES = {"cpu": 0, "cuda": 1}
+_DTYPES = {torch.float32: _core.DType.float32, torch.float64: _core.DType.float64}
+_DEVICES = {"cpu": _core.DeviceType.cpu, "cuda": _core.DeviceType.cuda}
 
 
 def _flat_layout(p: torch.Tensor) -> bool:
