@@ -44,12 +44,12 @@ __global__ void fill_kernel(T* out, std::int64_t n, RandomKey key, std::uint64_t
 }
 
 template <Distribution D, class T>
-void fill(T* out, std::int64_t n, const RandomKey& key, std::uint64_t offset) {
+void fill(T* out, std::int64_t n, const RandomKey& key, std::uint64_t offset, cudaStream_t stream) {
   const std::uint64_t first = offset / kPerBlock<D>;
   const std::uint64_t last = (offset + static_cast<std::uint64_t>(n) - 1) / kPerBlock<D>;
   const std::uint64_t blocks = last - first + 1;
   constexpr unsigned kThreads = 256;
-  launch(fill_kernel<D, T>, blocks_for(static_cast<long long>(blocks), kThreads), kThreads, cudaStream_t{0},
+  launch(fill_kernel<D, T>, blocks_for(static_cast<long long>(blocks), kThreads), kThreads, stream,
          out, n, key, offset, first, blocks);
 }
 
@@ -62,10 +62,11 @@ void random_fill(const ArrayView& out, Distribution distribution, const RandomKe
     using T = decltype(t);
     T* o = out.ptr<T>();
     const std::int64_t n = out.numel();
+    const auto stream = static_cast<cudaStream_t>(out.stream);  // the producer's stream (ArrayView::stream)
     switch (distribution) {
-      case Distribution::normal: fill<Distribution::normal>(o, n, key, offset); break;
-      case Distribution::uniform: fill<Distribution::uniform>(o, n, key, offset); break;
-      case Distribution::exponential: fill<Distribution::exponential>(o, n, key, offset); break;
+      case Distribution::normal: fill<Distribution::normal>(o, n, key, offset, stream); break;
+      case Distribution::uniform: fill<Distribution::uniform>(o, n, key, offset, stream); break;
+      case Distribution::exponential: fill<Distribution::exponential>(o, n, key, offset, stream); break;
     }
   });
 }
