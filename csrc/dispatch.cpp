@@ -7,7 +7,7 @@
 
 namespace homotopt::dispatch {
 
-const Kernels& backend(const Device& device, const char* op) {
+const Kernels& backend(const Device& device, [[maybe_unused]] const char* op) {
   if (device.type == DeviceType::cuda) {
 #if defined(HOMOTOPT_WITH_CUDA)
     return cuda::kernels();

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "backend.hpp"
+#include "cpu/models/relu_model.hpp"
 #include "dtype_dispatch.hpp"
 #include "homotopt/problems/toy1d.hpp"
 #include "homotopt/problems/two_layer_relu.hpp"
@@ -17,20 +18,9 @@ void two_layer_relu_fitness(const ArrayView& W, const ArrayView& X, const ArrayV
   visit_float(X.dtype, [&](auto t) {
     using T = decltype(t);
     std::vector<T> h(static_cast<std::size_t>(k));
-    for (std::int64_t r = 0; r < R; ++r) {
-      const T* w = W.ptr<const T>() + r * k * n;
-      double sum = 0.0;
-      for (std::int64_t j = 0; j < m; ++j) {
-        const T* x = X.ptr<const T>() + j * n;
-        for (std::int64_t i = 0; i < k; ++i) {
-          double acc = 0.0;
-          for (std::int64_t c = 0; c < n; ++c) acc += static_cast<double>(w[i * n + c]) * static_cast<double>(x[c]);
-          h[i] = static_cast<T>(acc);
-        }
-        sum += static_cast<double>(relu_fitness(relu_residual(h.data(), k, y.ptr<const T>()[j])));
-      }
-      out.ptr<double>()[r] = sum / static_cast<double>(m);
-    }
+    for (std::int64_t r = 0; r < R; ++r)
+      out.ptr<double>()[r] = relu_mean_fitness(W.ptr<const T>() + r * k * n, X.ptr<const T>(), y.ptr<const T>(), m, k, n,
+                                               h.data());
   });
 }
 

@@ -17,6 +17,31 @@
 
 namespace homotopt::cpu {
 
+// h = W x: the k pre-activations of one input (W: k x n row-major), summed in float64, rounded to T.
+template <class T>
+void relu_preactivations(const T* W, const T* x, std::int64_t k, std::int64_t n, T* h) {
+  for (std::int64_t i = 0; i < k; ++i) {
+    const T* wi = W + i * n;
+    double acc = 0.0;
+#pragma omp simd reduction(+ : acc)
+    for (std::int64_t c = 0; c < n; ++c) acc += static_cast<double>(wi[c]) * static_cast<double>(x[c]);
+    h[i] = static_cast<T>(acc);
+  }
+}
+
+// Mean fitness of student W over `count` inputs X (count x n) with labels Y: the CPU's one evaluation of
+// the ReLU problem (the runner's validation and test loss, and two_layer_relu_fitness). h: k scratch.
+template <class T>
+double relu_mean_fitness(const T* W, const T* X, const T* Y, std::int64_t count, std::int64_t k, std::int64_t n,
+                         T* h) {
+  double sum = 0.0;
+  for (std::int64_t j = 0; j < count; ++j) {
+    relu_preactivations(W, X + j * n, k, n, h);
+    sum += static_cast<double>(relu_fitness(relu_residual(h, k, Y[j])));
+  }
+  return sum / static_cast<double>(count);
+}
+
 template <class T>
 class ReluModel {
  public:
@@ -123,15 +148,7 @@ class ReluModel {
   double metric(Workspace&, const T* mu) const { return -mean_fitness(mu, test_x_, test_y_, ntest_); }
 
  private:
-  void preactivations(const T* W, const T* x, T* h) const {
-    for (std::int64_t i = 0; i < k_; ++i) {
-      const T* wi = W + i * n_;
-      double acc = 0.0;
-#pragma omp simd reduction(+ : acc)
-      for (std::int64_t c = 0; c < n_; ++c) acc += static_cast<double>(wi[c]) * static_cast<double>(x[c]);
-      h[i] = static_cast<T>(acc);
-    }
-  }
+  void preactivations(const T* W, const T* x, T* h) const { relu_preactivations(W, x, k_, n_, h); }
   T label(const T* V, const T* x) const {
     T h[kMaxHidden];
     preactivations(V, x, h);
@@ -139,12 +156,7 @@ class ReluModel {
   }
   double mean_fitness(const T* W, const T* X, const T* Y, std::int64_t count) const {
     T h[kMaxHidden];
-    double sum = 0.0;
-    for (std::int64_t j = 0; j < count; ++j) {
-      preactivations(W, X + j * n_, h);
-      sum += static_cast<double>(relu_fitness(relu_residual(h, k_, Y[j])));
-    }
-    return sum / static_cast<double>(count);
+    return relu_mean_fitness(W, X, Y, count, k_, n_, h);
   }
 
  public:
