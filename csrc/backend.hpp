@@ -13,6 +13,7 @@
 
 #include "homotopt/array.hpp"
 #include "homotopt/o2nc.hpp"
+#include "homotopt/power_accumulate.hpp"
 #include "homotopt/power_gradient.hpp"
 #include "homotopt/problems/phase_retrieval.hpp"
 #include "homotopt/random.hpp"
@@ -64,6 +65,9 @@ struct Kernels {
                              const O2ncOptions& options, O2ncDeviceState* state, int device);
   std::unique_ptr<RunnerImpl> (*make_runner)(const ProblemViews& problem, const RunConfig& config,
                                              const ArrayView& mu0);
+  // u <- a_g u + b_g g over checked non-empty tensors of device index `device`, on `stream`.
+  void (*power_accumulate)(const std::vector<PowerAccumulateTensor>& tensors, int device, const double* coefficients,
+                           double* flag, void* stream);
   // Copies `bytes` from host memory into `dst` (on its stream) and waits.
   void (*copy_to_device)(const ArrayView& dst, const void* src, std::size_t bytes);
 };
@@ -124,6 +128,7 @@ void two_layer_relu_fitness(const ArrayView& W, const ArrayView& X, const ArrayV
 void toy1d_fitness(const ArrayView& w, const ArrayView& eps, const ArrayView& out);
 void copy_to_device(const ArrayView& dst, const void* src, std::size_t bytes);
 std::unique_ptr<RunnerImpl> make_runner(const ProblemViews& problem, const RunConfig& config, const ArrayView& mu0);
+void power_accumulate(const std::vector<PowerAccumulateTensor>& tensors, const double* coefficients, double* flag);
 }  // namespace cpu
 
 #if defined(HOMOTOPT_WITH_CUDA)
@@ -145,6 +150,8 @@ void o2nc_update_device(const std::vector<O2ncTensor>& tensors, const std::vecto
 O2ncResult o2nc_update(const std::vector<O2ncTensor>& tensors, const std::vector<O2ncGroup>& groups,
                        const O2ncOptions& options, int device);
 std::unique_ptr<RunnerImpl> make_runner(const ProblemViews& problem, const RunConfig& config, const ArrayView& mu0);
+void power_accumulate(const std::vector<PowerAccumulateTensor>& tensors, int device, const double* coefficients,
+                      double* flag, void* stream);
 }  // namespace cuda
 #endif
 

@@ -2,8 +2,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "backend.hpp"
 #include "homotopt/error.hpp"
-#include "power_accumulate_backend.hpp"
 
 namespace homotopt {
 
@@ -29,16 +29,8 @@ void power_accumulate(const std::vector<PowerAccumulateTensor>& tensors, const D
     work.push_back(t);
   }
   if (work.empty()) return;
-  if (device.type == DeviceType::cpu) {
-    cpu::power_accumulate(work, coefficients, flag);
-    return;
-  }
-#if defined(HOMOTOPT_WITH_CUDA)
-  cuda::power_accumulate(work, device.index, coefficients, flag, stream);
-#else
-  (void)stream;
-  HOMOTOPT_CHECK(false, "tensors: CUDA tensors given, but homotopt was built without CUDA");
-#endif
+  dispatch::kernel(&Kernels::power_accumulate, device, "power_accumulate")(work, device.index, coefficients, flag,
+                                                                          stream);
 }
 
 }  // namespace homotopt

@@ -19,6 +19,7 @@ const Kernels& kernels() {
       o2nc_update,
       o2nc_update_device,
       make_runner,
+      power_accumulate,
       copy_to_device,
   };
   return table;

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "launch.cuh"
-#include "power_accumulate_backend.hpp"
+#include "backend.hpp"
 
 namespace homotopt::cuda {
 namespace {

@@ -7,10 +7,10 @@ import pytest
 import homotopt
 from homotopt import _core
 
-DT = {np.float32: 0, np.float64: 1}
+DT = {np.float32: _core.DType.float32, np.float64: _core.DType.float64}
 
 
-def call(us, gs, groups, coef, flag, device_type=0):
+def call(us, gs, groups, coef, flag, device_type=_core.DeviceType.cpu):
     _core.power_accumulate_pointers([u.ctypes.data for u in us], [g.ctypes.data for g in gs], [u.size for u in us],
                                     [DT[u.dtype.type] for u in us], list(groups), device_type, 0, coef.ctypes.data,
                                     coef.shape[0], flag.ctypes.data, 0)
@@ -64,7 +64,8 @@ def test_threads_do_not_change_bits(rng, threads):
 
 def _bad(change):
     u, g = np.zeros(4), np.ones(4)
-    args = dict(us=[u.ctypes.data], gs=[g.ctypes.data], numels=[4], dtypes=[1], groups=[0], device_type=0,
+    args = dict(us=[u.ctypes.data], gs=[g.ctypes.data], numels=[4], dtypes=[_core.DType.float64], groups=[0],
+                device_type=_core.DeviceType.cpu,
                 device_index=0, coefficients=np.zeros(2).ctypes.data, num_groups=1, flag=np.zeros(1).ctypes.data,
                 stream=0)
     args.update(change(u, g))
@@ -75,12 +76,12 @@ BAD = [
     (lambda u, g: dict(gs=[]), ValueError, r"us, gs, numels, dtypes, groups: expected lists of one length"),
     (lambda u, g: dict(groups=[1]), ValueError, r"tensors\[0\]: expected a group in \[0, 1\), got 1"),
     (lambda u, g: dict(numels=[-1]), ValueError, r"tensors\[0\]: expected n >= 0 elements, got -1"),
-    (lambda u, g: dict(dtypes=[2]), TypeError, r"tensors\[0\]: expected dtype float32 or float64, got int64"),
+    (lambda u, g: dict(dtypes=[_core.DType.int64]), TypeError, r"tensors\[0\]: expected dtype float32 or float64, got int64"),
     (lambda u, g: dict(gs=[u.ctypes.data + 8]), ValueError, r"tensors\[0\]: expected u and g not to overlap"),
     (lambda u, g: dict(num_groups=0), ValueError, r"groups: expected at least 1 row"),
     (lambda u, g: dict(coefficients=0), ValueError, r"coefficients: expected a \(1, 2\) float64 table, got a null"),
     (lambda u, g: dict(flag=0), ValueError, r"flag: expected one float64, got a null pointer"),
-    (lambda u, g: dict(device_type=2), ValueError, r"device_type: expected 0 \(cpu\) or 1 \(cuda\), got 2"),
+    (lambda u, g: dict(device_type=1), TypeError, r"incompatible function arguments"),  # a DeviceType, no codes
 ]
 
 
@@ -93,4 +94,4 @@ def test_bad_input(change, exc, pattern):
 @pytest.mark.skipif(homotopt.build_info()["cuda"], reason="this build has CUDA")
 def test_cuda_pointers_in_a_cpu_build():
     with pytest.raises(ValueError, match="homotopt was built without CUDA"):
-        _bad(lambda u, g: dict(device_type=1))
+        _bad(lambda u, g: dict(device_type=_core.DeviceType.cuda))

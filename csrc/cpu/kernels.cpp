@@ -10,6 +10,14 @@ void copy_to_device(const ArrayView& dst, const void* src, std::size_t bytes) {
   std::memcpy(dst.data, src, bytes);
 }
 
+namespace {
+// The table's signature (device index and stream have no meaning on the CPU).
+void power_accumulate_entry(const std::vector<PowerAccumulateTensor>& tensors, int /*device*/,
+                            const double* coefficients, double* flag, void* /*stream*/) {
+  power_accumulate(tensors, coefficients, flag);
+}
+}  // namespace
+
 const Kernels& kernels() {
   static const Kernels table{
       "cpu",
@@ -24,6 +32,7 @@ const Kernels& kernels() {
       o2nc_update,
       nullptr,  // o2nc_update_device: the CUDA path only
       make_runner,
+      power_accumulate_entry,
       copy_to_device,
   };
   return table;

@@ -5,7 +5,7 @@
 
 #include "cpu/parallel.hpp"
 #include "homotopt/macros.hpp"
-#include "power_accumulate_backend.hpp"
+#include "backend.hpp"
 
 namespace homotopt::cpu {
 namespace {

@@ -16,20 +16,18 @@ void bind_power_accumulate(py::module_& m) {
   m.def(
       "power_accumulate_pointers",
       [](const std::vector<std::uintptr_t>& us, const std::vector<std::uintptr_t>& gs,
-         const std::vector<std::int64_t>& numels, const std::vector<int>& dtypes, const std::vector<int>& groups,
-         int device_type, int device_index, std::uintptr_t coefficients, std::int64_t num_groups,
+         const std::vector<std::int64_t>& numels, const std::vector<DType>& dtypes, const std::vector<int>& groups,
+         DeviceType device_type, int device_index, std::uintptr_t coefficients, std::int64_t num_groups,
          std::uintptr_t flag, std::uintptr_t stream) {
         const std::size_t n = us.size();
         HOMOTOPT_CHECK(gs.size() == n && numels.size() == n && dtypes.size() == n && groups.size() == n,
                        "us, gs, numels, dtypes, groups: expected lists of one length, got ", n, ", ", gs.size(),
                        ", ", numels.size(), ", ", dtypes.size(), ", ", groups.size());
-        HOMOTOPT_CHECK(device_type == 0 || device_type == 1, "device_type: expected 0 (cpu) or 1 (cuda), got ",
-                       device_type);
         std::vector<PowerAccumulateTensor> tensors(n);
         for (std::size_t i = 0; i < n; ++i)
           tensors[i] = {reinterpret_cast<void*>(us[i]), reinterpret_cast<const void*>(gs[i]), numels[i],
-                        static_cast<DType>(dtypes[i]), groups[i]};
-        const Device device{static_cast<DeviceType>(device_type), device_index};
+                        dtypes[i], groups[i]};
+        const Device device{device_type, device_index};
         py::gil_scoped_release release;
         power_accumulate(tensors, device, reinterpret_cast<const double*>(coefficients), num_groups,
                          reinterpret_cast<double*>(flag), reinterpret_cast<void*>(stream));

@@ -17,8 +17,8 @@ import torch
 
 from .. import _core
 
-_DTYPES = {torch.float32: 0, torch.float64: 1}
-_DEVICES = {"cpu": 0, "cuda": 1}
+_DTYPES = {torch.float32: _core.DType.float32, torch.float64: _core.DType.float64}
+_DEVICES = {"cpu": _core.DeviceType.cpu, "cuda": _core.DeviceType.cuda}
 
 
 def rescale(frm: torch.Tensor, to: torch.Tensor) -> torch.Tensor:

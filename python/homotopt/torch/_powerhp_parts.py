@@ -61,7 +61,7 @@ def fill_normal(out: torch.Tensor, seed: int, step: int, offset: int) -> None:
     (contiguous), on its device: the same numbers on CPU and GPU (up to float32 rounding of the transform)."""
     o = out.detach()
     target = o.numpy() if o.device.type == "cpu" else _device.describe(o, "params")
-    _core.random_fill(target, 0, seed, int(Stream.SAMPLES), 0, step, offset)
+    _core.random_fill(target, _core.Distribution.normal, seed, int(Stream.SAMPLES), 0, step, offset)
 
 
 def fitness_of(out: Any, maximize: bool, nan_policy: str, k: int | None) -> tuple[torch.Tensor, torch.Tensor]:
