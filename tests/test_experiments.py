@@ -22,7 +22,7 @@ def run_cli(*args):
 
 @pytest.mark.parametrize("name", sorted(EXPERIMENTS))
 def test_quick_run_writes_consistent_files(name, tmp_path, capsys):
-    if name in ("o2nc-digits", "digits-powerhp", "relu-torch", "phase-retrieval-torch"):
+    if name in ("o2nc-digits", "digits-powerhp", "relu-torch", "phase-retrieval-torch", "o2nc-scaling"):
         pytest.importorskip("torch")
         pytest.importorskip("sklearn")
     assert main(["reproduce", name, "--quick", "--no-progress", "--out", str(tmp_path), "--seed", "3"]) == 0

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "homotopt/array.hpp"
+#include "homotopt/asktell.hpp"
 #include "homotopt/build_info.hpp"
 #include "homotopt/error.hpp"
 #include "homotopt/lse.hpp"

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from . import (digits_powerhp, figure1, k_ablation, o2nc_digits, phase_retrieval, phase_retrieval_torch, relu,
-               relu_torch)
+from . import (alignment, digits_powerhp, figure1, k_ablation, matrix_completion, o2nc_digits, o2nc_scaling,
+               phase_retrieval, phase_retrieval_torch, relu, relu_torch, sensitivity, test_functions)
 from ._base import Options, Report, write
 
 EXPERIMENTS: dict[str, ModuleType] = {m.NAME: m for m in (phase_retrieval, relu, figure1, k_ablation, o2nc_digits,
-                                                           relu_torch, phase_retrieval_torch, digits_powerhp)}
+                                                           relu_torch, phase_retrieval_torch, digits_powerhp,
+                                                           sensitivity, test_functions, alignment, matrix_completion,
+                                                           o2nc_scaling)}
 
 __all__ = ["EXPERIMENTS", "Options", "Report", "write"]

@@ -51,15 +51,17 @@ def make_optimizer(name: str, params, seed: int):
     return ht.ExpO2NC(params, lr=SGD_LR / MOMENTUM, beta=MOMENTUM, seed=seed)
 
 
-def train_and_evaluate(data, optimizer: str, seed: int, epochs: int) -> dict:
-    """Trains a fresh 64-64-10 MLP (weights from `seed`); test accuracy and train loss after each epoch."""
+def train_and_evaluate(data, optimizer: str, seed: int, epochs: int, factory=None) -> dict:
+    """Trains a fresh 64-64-10 MLP (weights from `seed`); test accuracy and train loss after each epoch.
+
+    `factory(params, seed)`, when given, builds the optimizer instead of `optimizer`'s."""
     import torch
 
     X_tr, y_tr, X_te, y_te = data
     torch.manual_seed(seed)
     model = torch.nn.Sequential(torch.nn.Linear(X_tr.shape[1], 64), torch.nn.ReLU(),
                                 torch.nn.Linear(64, int(y_tr.max()) + 1))
-    opt = make_optimizer(optimizer, model.parameters(), seed)
+    opt = factory(model.parameters(), seed) if factory else make_optimizer(optimizer, model.parameters(), seed)
     order = torch.Generator().manual_seed(seed)  # the same minibatches for both optimizers
     loss_fn = torch.nn.CrossEntropyLoss()
     curve = {"accuracy": [], "train_loss": []}
