@@ -37,7 +37,7 @@ int main() {
   c.runs = R;
   c.maximize = false;  // values are losses
   c.scale_free = true;
-  c.power = homotopt::PowerSchedule{1.0, 0.0, homotopt::kInf, 1};
+  c.power = homotopt::PowerSchedule{0.3, 0.0, homotopt::kInf, 1};
   c.sigma = homotopt::sigma_to(0.3 * width, 1e-7 * width, steps);
   c.lr = homotopt::LearningRate{0.5, -0.5, 1.0};  // constant: the step is 0.5 sampling radii
   c.step_rule = homotopt::AskTellStep::sigma;

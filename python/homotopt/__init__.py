@@ -10,7 +10,7 @@ from . import _core
 from . import baselines, problems, random, reference
 from ._result import PowerGradient
 from ._run import RunHistory, RunResult
-from .asktell import ProgPowerHP
+from .asktell import ProgPowerHP, sigma_to
 from .o2nc import ExpO2NC, O2ncStep, o2nc_scale, o2nc_update
 from .power import PowerState, power_gradient, power_weights
 from .runner import prog_powerhp
@@ -23,7 +23,7 @@ __all__ = [
     "__version__", "build_info", "get_num_threads", "set_num_threads",
     "PowerGradient", "PowerState", "power_gradient", "power_weights",
     "PowerSchedule", "SigmaSchedule", "LearningRate",
-    "prog_powerhp", "ProgPowerHP", "RunResult", "RunHistory", "sweep", "SweepResult",
+    "prog_powerhp", "ProgPowerHP", "sigma_to", "RunResult", "RunHistory", "sweep", "SweepResult",
     "ExpO2NC", "O2ncStep", "o2nc_scale", "o2nc_update",
     "baselines", "problems", "random", "reference",
 ]

@@ -24,7 +24,7 @@ NAME = "test-functions"
 SUMMARY = "Ackley, Rastrigin, Griewank, Levy, Styblinski-Tang, shifted-rotated Rastrigin: Prog-PowerHP vs CMA-ES, Adam, GD"
 
 # Prog-PowerHP's settings, fixed for every function (docs/tuning.md): fractions of the domain width.
-K, POWER, SIGMA0, SIGMA_END, LR = 16, 1.0, 0.3, 1e-7, 0.5
+K, POWER, SIGMA0, SIGMA_END, LR = 16, 0.3, 0.3, 1e-7, 0.5
 ADAM_LR, ADAM_RESTARTS, GD_LR = 0.01, 10, 1e-3
 
 
