@@ -38,7 +38,7 @@ def _run(batch, mu0, steps, seed, progress, *, K, N0, delta_T, sigma0, beta_T, l
 
 def run(opts: Options) -> Report:
     trials = opts.trials or (3 if opts.quick else 40)
-    steps = opts.steps or (200 if opts.quick else 20_000)
+    steps = opts.steps or (100 if opts.quick else 20_000)
     batch = PhaseRetrieval.random(D, N_ROWS, seed=opts.seed, trials=trials)
     mu0 = batch.random_start(trials, seed=opts.seed + 1)
     go = dict(batch=batch, mu0=mu0, steps=steps, seed=opts.seed, progress=False)
