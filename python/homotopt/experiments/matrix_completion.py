@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import numpy as np
 
-import homotopt
-
 from ..asktell import ProgPowerHP, sigma_to
 from ._base import Options, Report
 
@@ -23,7 +21,7 @@ SUMMARY = "rank-2 completion of a 20 x 20 matrix near the sampling threshold: Pr
 
 M_, N_, RANK, J, K = 20, 20, 2, 16, 8
 RATES = (0.3, 0.4, 0.5)
-SGD_LR, ADAM_LR, PHP_LR = 0.05, 0.01, 0.05
+SGD_LR, ADAM_LR, PHP_LR = 0.05, 0.01, 0.5
 
 
 def instance(rate: float, seed: int):
@@ -63,8 +61,9 @@ def run_methods(rate: float, runs: int, steps: int, seed: int) -> dict[str, np.n
     batches = np.random.default_rng(seed + 2).integers(0, len(obs), (steps, runs, J))
     full = lambda w: pairs(w, M, obs)[0].mean(-1)  # noqa: E731
     out = {}
-    opt = ProgPowerHP(w0, num_samples=K, runs=runs, seed=seed, step_rule="log", lr=PHP_LR,
-                      power=homotopt.PowerSchedule(0.01, 1.0 / steps, 1.0), sigma=sigma_to(0.3, 1e-6, steps))
+    # docs/tuning.md's scale-free settings, unchanged (width 1: the entries' scale).
+    opt = ProgPowerHP(w0, num_samples=K, runs=runs, seed=seed, step_rule="sigma", lr=PHP_LR, scale_free=True,
+                      power=0.3, sigma=sigma_to(0.3, 1e-7, steps))
     for t in range(steps):
         W = opt.ask()
         vals = np.empty((runs, K, J))
@@ -107,8 +106,8 @@ def run(opts: Options) -> Report:
                          "success (<=1e-3)": float(np.mean(err <= 1e-3))})
     report = Report(NAME, ["rate", "method", "median rel. error", "success (<=1e-3)"], rows, data,
                     {"m": M_, "n": N_, "rank": RANK, "J": J, "K": K, "runs": runs, "steps": steps, "rates": rates,
-                     "sgd_lr": SGD_LR, "adam_lr": ADAM_LR, "powerhp": {"lr": PHP_LR, "step_rule": "log",
-                     "power": "0.01 -> 1 linear", "sigma": "0.3 -> 1e-6 geometric"}, "seed": opts.seed,
+                     "sgd_lr": SGD_LR, "adam_lr": ADAM_LR, "powerhp": {"lr": PHP_LR, "step_rule": "sigma",
+                     "scale_free": True, "power": 0.3, "sigma": "0.3 -> 1e-7 geometric"}, "seed": opts.seed,
                      "quick": opts.quick})
 
     def plot(fig):
