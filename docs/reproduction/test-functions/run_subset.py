@@ -5,7 +5,7 @@ sys.path.insert(0, "python")
 from homotopt.experiments import test_functions as T
 from homotopt.experiments._functions import suite
 d, seeds, per_dim = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]); SEED = int(sys.argv[5]) if len(sys.argv) > 5 else 0
-only = sys.argv[4].split(",") if len(sys.argv) > 4 else None
+only = sys.argv[4].split(",") if len(sys.argv) > 4 and sys.argv[4] else None
 rows = []
 for tf in suite(d, SEED):
     if only and tf.name not in only: continue
