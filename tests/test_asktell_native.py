@@ -30,11 +30,11 @@ def test_runs_draw_the_runner_trials_and_step_together():
         eps = homotopt.random.normal((4, 2), 5, 0, trial=r, stream=Stream.SAMPLES)
         np.testing.assert_array_equal(W[r], mu0[r] + 0.3 * eps)
     f, g = sphere(W)
-    opt.tell(g, f)
+    opt.tell(f, g)
     # Run 0 of a batched object is the unbatched object (trial 0).
     single = make(mu0[0], seed=5)
     Ws = single.ask()
-    single.tell(sphere(Ws)[1], sphere(Ws)[0])
+    single.tell(sphere(Ws)[0], sphere(Ws)[1])
     np.testing.assert_array_equal(opt.mu[0], single.mu)
     assert opt.evaluations == 3 * 4 and single.evaluations == 4 and opt.step == 1
 
@@ -44,8 +44,8 @@ def test_minimize_equals_ascent_on_the_negated_values():
     for _ in range(5):
         W = a.ask()
         f, g = sphere(W)
-        a.tell(g, f)
-        b.tell(-g, -f)
+        a.tell(f, g)
+        b.tell(-f, -g)
         np.testing.assert_array_equal(a.mu, b.mu)
     assert a.best_value == pytest.approx(-b.best_value)
 
@@ -57,8 +57,8 @@ def test_scale_free_is_invariant_to_affine_rescaling_of_f(rule):
     for _ in range(20):
         W = a.ask()
         f, g = rastrigin(W)
-        a.tell(g, f)
-        b.tell(1e6 * g, 1e6 * f - 7.0)  # other units, other offset: the same run
+        a.tell(f, g)
+        b.tell(1e6 * f - 7.0, 1e6 * g)  # other units, other offset: the same run
         # Rounding only: the exponents N f / s agree to ~1e-15 relative (worst seen 4e-16 in mu).
         np.testing.assert_allclose(b.mu, a.mu, rtol=0, atol=1e-12)
     assert a.last()["spread"][0] > 0 and b.last()["spread"][0] == pytest.approx(1e6 * a.last()["spread"][0], rel=1e-12)
@@ -70,7 +70,7 @@ def test_step_rules_move_by_their_documented_size():
         opt = make(np.ones(3), step_rule=rule, seed=3)
         before = opt.mu
         W = opt.ask()
-        est = opt.tell(-sphere(W)[1], -sphere(W)[0])
+        est = opt.tell(-sphere(W)[0], -sphere(W)[1])
         assert np.linalg.norm(opt.mu - before) == pytest.approx(size(opt, est.direction), rel=1e-12), rule
 
 
@@ -83,7 +83,7 @@ def test_converging_end_reaches_the_global_minimum_of_rastrigin():
     for _ in range(T):
         W = opt.ask()
         f, g = rastrigin(W)
-        opt.tell(g, f)
+        opt.tell(f, g)
     final = rastrigin(opt.mu)[0]
     assert np.all(opt.last()["step_norm"] < 1e-5)              # the run converged
     # Runs that end in the global basin converge there (seen: 4 of 8 below 1e-9); the others stop at a
@@ -99,7 +99,7 @@ def test_bounds_keep_samples_and_iterates_in_the_box(mode):
         W = opt.ask()
         assert np.all(W >= lo) and np.all(W <= hi)
         f, g = sphere(W - 3.0)
-        opt.tell(g, f)
+        opt.tell(f, g)
         assert np.all(opt.mu >= lo) and np.all(opt.mu <= hi)
     if mode == "clip":  # pushed toward (3, 3): the corner
         np.testing.assert_array_equal(opt.mu, np.broadcast_to(hi, (2, 2)))
@@ -109,13 +109,13 @@ def test_best_mu_is_the_best_told_sample_until_a_report():
     opt = make(np.ones(3), maximize=False, seed=4)
     W = opt.ask()
     f, g = sphere(W)
-    opt.tell(g, f)
+    opt.tell(f, g)
     np.testing.assert_array_equal(opt.best_mu, W[np.argmin(f)])
     assert opt.best_value == f.min() and opt.best_step == 0
     assert opt.report(np.array(100.0))  # the first report replaces the sample, even if worse
     assert opt.best_value == 100.0 and opt.best_step == 1
     W = opt.ask()
-    opt.tell(sphere(W)[1], np.zeros(4))  # after a report, told values no longer count
+    opt.tell(np.zeros(4), sphere(W)[1])  # after a report, told values no longer count
     assert opt.best_value == 100.0
 
 
@@ -143,11 +143,11 @@ def test_torch_in_torch_out():
     W = opt.ask()
     assert isinstance(W, torch.Tensor) and W.dtype == torch.float32 and W.shape == (4, 3)
     f = (W**2).sum(-1)
-    opt.tell(2 * W, f)
+    opt.tell(f, 2 * W)
     assert isinstance(opt.mu, torch.Tensor) and isinstance(opt.best_mu, torch.Tensor)
     ref = make(np.zeros(3, dtype=np.float32), maximize=False)
     Wn = ref.ask()
-    ref.tell(2 * Wn, (Wn**2).sum(-1))
+    ref.tell((Wn**2).sum(-1), 2 * Wn)
     np.testing.assert_array_equal(opt.mu.numpy(), ref.mu)
 
 
@@ -155,14 +155,14 @@ def test_state_dict_resumes_the_same_run():
     a = make(np.ones(3), maximize=False, scale_free=True, step_rule="sigma", sigma=sigma_to(0.5, 1e-3, 20), seed=8)
     for _ in range(5):
         W = a.ask()
-        a.tell(rastrigin(W)[1], rastrigin(W)[0])
+        a.tell(rastrigin(W)[0], rastrigin(W)[1])
     saved = a.state_dict()
     b = make(np.zeros(3), maximize=False, scale_free=True, step_rule="sigma", sigma=sigma_to(0.5, 1e-3, 20), seed=8)
     b.load_state_dict(saved)
     for _ in range(5):
         for o in (a, b):
             W = o.ask()
-            o.tell(rastrigin(W)[1], rastrigin(W)[0])
+            o.tell(rastrigin(W)[0], rastrigin(W)[1])
     np.testing.assert_array_equal(a.mu, b.mu)
     assert a.evaluations == b.evaluations == 40 and a.best_value == b.best_value
     with pytest.raises(ValueError, match="settings"):
@@ -174,16 +174,16 @@ def test_stopping_rules_and_callback():
     opt = make(maximize=False, max_evaluations=12, callback=lambda o: seen.append(o.step))
     while opt.stopped is None:
         W = opt.ask()
-        opt.tell(sphere(W)[1], sphere(W)[0])
+        opt.tell(sphere(W)[0], sphere(W)[1])
     assert opt.stopped == "max_evaluations" and opt.evaluations == 12 and seen == [1, 2, 3]
     opt = make(maximize=False, callback=lambda o: o.step == 2)
     while opt.stopped is None:
         W = opt.ask()
-        opt.tell(sphere(W)[1], sphere(W)[0])
+        opt.tell(sphere(W)[0], sphere(W)[1])
     assert opt.stopped == "callback" and opt.step == 2
     opt = make(np.ones(3), maximize=False, target=10.0)
     W = opt.ask()
-    opt.tell(sphere(W)[1], sphere(W)[0])
+    opt.tell(sphere(W)[0], sphere(W)[1])
     assert opt.stopped == "target"
 
 
@@ -191,12 +191,12 @@ def test_a_rejected_tell_leaves_the_state_untouched():
     opt = make(np.ones(3), scale_free=True, runs=2)
     W = opt.ask()
     f, g = sphere(W)
-    opt.tell(g, f)
+    opt.tell(f, g)
     before = opt.state_dict()
     f, g = sphere(opt.ask())
     f[1, 2] = math.nan
     with pytest.raises(ValueError, match="NaN|nan|finite"):
-        opt.tell(g, f)
+        opt.tell(f, g)
     after = opt.state_dict()
     for k in before:
         if k != "settings":

@@ -36,6 +36,16 @@ py::array_t<V> vec(const std::vector<V>& v, std::vector<py::ssize_t> shape) {
 }  // namespace
 
 void bind_asktell(py::module_& m) {
+  py::enum_<AskTellStep>(m, "AskTellStep", py::module_local())
+      .value("raw", AskTellStep::raw)
+      .value("log", AskTellStep::log)
+      .value("unit", AskTellStep::unit)
+      .value("mean", AskTellStep::mean)
+      .value("sigma", AskTellStep::sigma);
+  py::enum_<Bounds>(m, "Bounds", py::module_local())
+      .value("none", Bounds::none)
+      .value("clip", Bounds::clip)
+      .value("reflect", Bounds::reflect);
   py::class_<AskTellConfig>(m, "AskTellConfig", py::module_local())
       .def(py::init<>())
       .def_readwrite("dim", &AskTellConfig::dim)
@@ -47,10 +57,8 @@ void bind_asktell(py::module_& m) {
       .def_readwrite("seed", &AskTellConfig::seed)
       .def_readwrite("lower", &AskTellConfig::lower)
       .def_readwrite("upper", &AskTellConfig::upper)
-      .def_property("step_rule", [](const AskTellConfig& c) { return static_cast<int>(c.step_rule); },
-                    [](AskTellConfig& c, int v) { c.step_rule = static_cast<AskTellStep>(v); })
-      .def_property("bounds", [](const AskTellConfig& c) { return static_cast<int>(c.bounds); },
-                    [](AskTellConfig& c, int v) { c.bounds = static_cast<Bounds>(v); })
+      .def_readwrite("step_rule", &AskTellConfig::step_rule)
+      .def_readwrite("bounds", &AskTellConfig::bounds)
       .def("set_power", [](AskTellConfig& c, double start, double inc, double max, std::int64_t every) {
         c.power = PowerSchedule{start, inc, max, every};
       })
@@ -75,23 +83,23 @@ void bind_asktell(py::module_& m) {
            })
       .def(
           "tell",
-          [](ProgPowerHP& o, const F64& values, const F64& grads, int policy) {
+          [](ProgPowerHP& o, const F64& values, const F64& grads, NanPolicy policy) {
             const AskTellConfig& c = o.config();
             HOMOTOPT_CHECK(values.ndim() == 3, "values: expected shape (R, K, J), got ndim ", values.ndim());
             const py::ssize_t J = values.shape(2);
             check_shape(values, {c.runs, c.num_samples, J}, "values");
             check_shape(grads, {c.runs, c.num_samples, J, c.dim}, "grads");
-            o.tell(values.data(), grads.data(), J, static_cast<NanPolicy>(policy));
+            o.tell(values.data(), grads.data(), J, policy);
           },
           py::arg("values"), py::arg("grads"), py::arg("policy"))
       .def(
           "weights",
-          [](ProgPowerHP& o, const F64& values, int policy) {
+          [](ProgPowerHP& o, const F64& values, NanPolicy policy) {
             const AskTellConfig& c = o.config();
             HOMOTOPT_CHECK(values.ndim() == 3, "values: expected shape (R, K, J), got ndim ", values.ndim());
             check_shape(values, {c.runs, c.num_samples, values.shape(2)}, "values");
             py::array_t<double> out({values.shape(0), values.shape(1), values.shape(2)});
-            o.weights(values.data(), values.shape(2), out.mutable_data(), static_cast<NanPolicy>(policy));
+            o.weights(values.data(), values.shape(2), out.mutable_data(), policy);
             return out;
           },
           py::arg("values"), py::arg("policy"))

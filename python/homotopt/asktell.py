@@ -20,8 +20,8 @@ from .schedules import LearningRate, PowerSchedule, SigmaSchedule, as_lr, as_pow
 
 __all__ = ["ProgPowerHP", "sigma_to"]
 
-STEP_RULES = {"raw": 0, "log": 1, "unit": 2, "mean": 3, "sigma": 4}
-BOUND_MODES = {"clip": 1, "reflect": 2}
+STEP_RULES = {name: getattr(_core.AskTellStep, name) for name in ("raw", "log", "unit", "mean", "sigma")}
+BOUND_MODES = {"clip": _core.Bounds.clip, "reflect": _core.Bounds.reflect}
 
 
 def sigma_to(start: float, end: float, steps: int) -> SigmaSchedule:
@@ -60,10 +60,13 @@ class ProgPowerHP:
     run r draws the Philox noise ``random.normal((K, d), seed, t, trial=r, stream=Stream.SAMPLES)``, the
     runner's trial r. You evaluate the objective on J data points (and its gradients), then either
 
-    - ``tell(grads, values)`` with values (K,) or (K, J) and gradients (K, d) or (K, J, d) (a leading R
-      axis with `runs`), or
-    - ``p = weights(values)`` then ``tell(g)`` where g (K, d) is the gradient of sum_kj p_kj f_kj with
-      respect to the samples (one backward pass in an autograd framework, p held constant).
+    - ``tell(values, grads)`` with values (K,) or (K, J) and gradients (K, d) or (K, J, d) (a leading R
+      axis with `runs`; the order of :func:`homotopt.power_gradient`, keywords work either way), or
+    - ``p = weights(values)`` then ``tell(g)`` (or ``tell(grads=g)``) where g (K, d) is the gradient of
+      sum_kj p_kj f_kj with respect to the samples (one backward pass in an autograd framework, p held
+      constant).
+
+    Each step costs O(1) in t: the native class evaluates the schedules at t alone.
 
     Args:
         mu0: (d,) start (or (R, d) with `runs`), float32/float64 NumPy or torch; outputs follow it.
@@ -138,7 +141,7 @@ class ProgPowerHP:
         self.callback, self.max_evaluations, self.min_step = callback, max_evaluations, min_step
         self.target = None if target is None else real(target, "target")
         self.stopped: str | None = None
-        self._policy_j: int | None = None
+        self._pending_weights: tuple[int, float, int] | None = None
 
     # ---- conversion ------------------------------------------------------------------------------
     def _out(self, a: np.ndarray, squeeze: bool = True) -> Any:
@@ -220,16 +223,23 @@ class ProgPowerHP:
         """softmax(N f) of values (K,) or (K, J) per run; remembered for a following tell(g)."""
         v = self._pairs(values)
         w = self._opt.weights(v, nan_policy_code(nan_policy))
+        last = self._opt.last()  # (step, log_scale, count) of run 0: the native count of the pairs
+        self._pending_weights = (self.step, float(last["log_scale"][0]), int(last["count"][0]))
         shape = np.shape(values) if not _is_torch(values) else tuple(values.shape)
         out = w.reshape((self.runs,) + tuple(shape[1:] if self._batched else shape))
         return self._out(out)
 
-    def tell(self, grads: Any, values: Any = None, *, nan_policy: str = "raise") -> PowerGradient:
+    def tell(self, values: Any = None, grads: Any = None, *, nan_policy: str = "raise") -> PowerGradient:
         """Reduces this step's samples and moves mu; returns the estimate of the (first) run.
 
-        With `values`: per-pair gradients (K, d) / (K, J, d) for values (K,) / (K, J). Without: grads is
-        (K, d), the gradient of sum p f with the weights p from ``weights()`` of this step.
+        ``tell(values, grads)``: per-pair values (K,) / (K, J) and gradients (K, d) / (K, J, d).
+        ``tell(g)`` or ``tell(grads=g)``: g (K, d) is the gradient of sum p f with the weights p from
+        ``weights()`` of this step.
         """
+        if grads is None:  # tell(g): the one positional argument is the gradient
+            values, grads = None, values
+        if grads is None:
+            raise TypeError("tell: expected grads (tell(values, grads), or tell(g) after weights())")
         K, d = self.num_samples, self.dim
         g = self._in(grads, "grads")
         if values is None:

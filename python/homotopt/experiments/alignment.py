@@ -48,7 +48,7 @@ def trial(c: float, n_max: float, runs: int, steps: int, seed: int) -> tuple[np.
         center = np.where(rare[..., None], SHIFT * e, 0.0)        # (R, 1, J, d)
         diff = W[:, :, None, :] - center
         values = np.where(rare, c, 0.0) - np.sum(diff * diff, -1)  # (R, K, J)
-        opt.tell(-2 * diff, values)
+        opt.tell(values, -2 * diff)
         if t % 50 == 0 or t == steps - 1:
             opt.report(average(opt.mu, c))
     return optimum(c) - opt.best_value, optimum(c) - average(opt.mu, c)

@@ -70,7 +70,7 @@ def run_methods(rate: float, runs: int, steps: int, seed: int) -> dict[str, np.n
         grads = np.empty((runs, K, J, d))
         for r in range(runs):
             vals[r], grads[r] = pairs(W[r], M, obs[batches[t, r]])
-        opt.tell(grads, vals)
+        opt.tell(vals, grads)
         if t % 100 == 0 or t == steps - 1:
             opt.report(full(opt.mu))
     out["Prog-PowerHP"] = rel_error(opt.best_mu, M)

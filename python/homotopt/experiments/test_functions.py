@@ -38,7 +38,7 @@ def powerhp(tf: TestFunction, d: int, seeds: int, budget: int, seed: int) -> np.
     for _ in range(T):
         x = opt.ask()
         f, g = tf.fn(x)
-        opt.tell(g, f)
+        opt.tell(f, g)
     return np.minimum(opt.best_value, tf.fn(opt.mu)[0])
 
 
