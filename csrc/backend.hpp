@@ -28,7 +28,8 @@ struct PairShape {
   std::int64_t d;
 };
 
-// One checked O2NC triple: contiguous x, g, D of n elements and one dtype, hyper-parameters of `group`.
+// One checked O2NC triple: contiguous x, g, D of n elements, x and g of `dtype`, D of `buffer_dtype`
+// (dtype, or float32 for float16/bfloat16 x), hyper-parameters of `group`.
 struct O2ncTensor {
   void* x;
   const void* g;
@@ -36,6 +37,7 @@ struct O2ncTensor {
   std::int64_t n;
   DType dtype;
   std::int32_t group;
+  DType buffer_dtype;
 };
 
 class RunnerImpl;  // runner_impl.hpp
@@ -60,7 +62,8 @@ struct Kernels {
   // the update (none when a gradient is not finite; raises under nan_policy = raise).
   O2ncResult (*o2nc_update)(const std::vector<O2ncTensor>& tensors, const std::vector<O2ncGroup>& groups,
                             const O2ncOptions& options, int device);
-  // The device path: enqueues the step on options.stream with seed and step read from `state`.
+  // The state path: the step with seed and step read from `state` (memory of this device) and the results
+  // written back there; on CUDA enqueued on options.stream, on the CPU done when it returns.
   void (*o2nc_update_device)(const std::vector<O2ncTensor>& tensors, const std::vector<O2ncGroup>& groups,
                              const O2ncOptions& options, O2ncDeviceState* state, int device);
   std::unique_ptr<RunnerImpl> (*make_runner)(const ProblemViews& problem, const RunConfig& config,
@@ -96,6 +99,8 @@ Fn kernel(Fn Kernels::*entry, const Device& device, const char* op) {
 }
 // The error of nan_policy = raise for grads[tensor][element] = value (every backend raises this one).
 [[noreturn]] void o2nc_raise_nonfinite(std::size_t tensor, std::int64_t element, double value);
+// Bytes of one element of `t` (o2nc.cpp).
+std::size_t item_size(DType t);
 }  // namespace dispatch
 
 // The backends' functions (the tables' entries; the shared comments are on Kernels).
@@ -118,11 +123,18 @@ struct O2ncPosition {
   std::int64_t tensor = -1, element = -1;
   double value = 0.0;
 };
-O2ncPosition o2nc_first_nonfinite(const std::vector<O2ncTensor>& tensors, std::int64_t total);
-void o2nc_update(const std::vector<O2ncTensor>& tensors, std::int64_t total,
-                 const std::vector<O2ncGroup>& groups, double scale);
+O2ncPosition o2nc_first_nonfinite(const std::vector<O2ncTensor>& tensors);
+// The step in one parallel region: with check_finite, each thread first checks its share of the grads,
+// all threads agree at a barrier, and only then (if every gradient is finite) each updates the same
+// share (what fits in its cache is read from there). Returns found_inf (nothing was written).
+bool o2nc_update(const std::vector<O2ncTensor>& tensors, std::int64_t total,
+                 const std::vector<O2ncGroup>& groups, double scale, bool check_finite);
 O2ncResult o2nc_update(const std::vector<O2ncTensor>& tensors, const std::vector<O2ncGroup>& groups,
                        const O2ncOptions& options, int device);
+// The state path on the CPU: seed and step read from `state` (host memory), the results written back
+// there (O2ncDeviceState), as o2nc_update_device documents; done when it returns.
+void o2nc_update_device(const std::vector<O2ncTensor>& tensors, const std::vector<O2ncGroup>& groups,
+                        const O2ncOptions& options, O2ncDeviceState* state, int device);
 void two_layer_relu_fitness(const ArrayView& W, const ArrayView& X, const ArrayView& y, std::int64_t k,
                             const ArrayView& out);
 void toy1d_fitness(const ArrayView& w, const ArrayView& eps, const ArrayView& out);

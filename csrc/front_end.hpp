@@ -4,10 +4,12 @@
 #pragma once
 
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 
 #include "homotopt/array.hpp"
 #include "homotopt/error.hpp"
+#include "homotopt/o2nc.hpp"
 
 namespace homotopt::front_end {
 
@@ -28,5 +30,10 @@ inline void check_vector(const ArrayView& v, std::int64_t n, const char* name, c
                  v.shape_string());
 }
 
+// O2NC checks shared by the front ends of o2nc_update (o2nc.cpp, where they are defined) and O2ncTable:
+// one group's hyper-parameters (the group named when there are several), and buffers[i]'s dtype D for
+// params of dtype x (x's own, or float32 for float16/bfloat16 x).
+void o2nc_check_hyper(const O2ncHyper& h, std::size_t group, std::size_t groups);
+void o2nc_check_buffer_dtype(DType x, DType D, std::size_t i);
 
 }  // namespace homotopt::front_end

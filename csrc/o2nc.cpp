@@ -11,6 +11,7 @@
 
 #include "backend.hpp"
 #include "cuda/o2nc_plan.hpp"
+#include "front_end.hpp"
 
 namespace homotopt {
 namespace {
@@ -25,7 +26,6 @@ struct MemoryRange {
   std::uint32_t index() const { return tag / 3; }
 };
 
-std::size_t item_size(DType t) { return t == DType::float32 || t == DType::int32 ? 4 : 8; }
 
 bool same_shape(const ArrayView& a, const ArrayView& b) {
   if (a.ndim != b.ndim) return false;
@@ -34,7 +34,20 @@ bool same_shape(const ArrayView& a, const ArrayView& b) {
   return true;
 }
 
-void check_o2nc_hyper(const O2ncHyper& h, std::size_t group, std::size_t groups) {
+}  // namespace
+
+std::size_t dispatch::item_size(DType t) {
+  return t == DType::float16 || t == DType::bfloat16 ? 2 : t == DType::float32 || t == DType::int32 ? 4 : 8;
+}
+
+void front_end::o2nc_check_buffer_dtype(DType x, DType D, std::size_t i) {
+  const bool sixteen = x == DType::float16 || x == DType::bfloat16;
+  HOMOTOPT_CHECK_TYPE(D == x || (sixteen && D == DType::float32), "buffers[", i, "]: expected dtype ",
+                      dtype_name(x), sixteen ? " or float32" : "", " (the dtype of params[", i, "]), got ",
+                      dtype_name(D));
+}
+
+void front_end::o2nc_check_hyper(const O2ncHyper& h, std::size_t group, std::size_t groups) {
   const std::string where = groups > 1 ? detail::concat(" (param group ", group, ")") : std::string();
   HOMOTOPT_CHECK(std::isfinite(h.lr) && h.lr >= 0.0, "lr: expected a finite value >= 0, got ", h.lr, where);
   HOMOTOPT_CHECK(h.beta > 0.0 && h.beta <= 1.0, "beta: expected a value in (0, 1], got ", h.beta, where);
@@ -43,15 +56,19 @@ void check_o2nc_hyper(const O2ncHyper& h, std::size_t group, std::size_t groups)
                  "weight_decay: expected a finite value >= 0, got ", h.weight_decay, where);
 }
 
+namespace {
+using dispatch::item_size;
+
 // One triple: dtypes, devices, shapes, layout and writability. Returns its element count.
 std::int64_t check_o2nc_triple(const ArrayView& x, const ArrayView& g, const ArrayView& D, std::size_t i,
                                const Device& device) {
-  HOMOTOPT_CHECK_TYPE(x.dtype == DType::float32 || x.dtype == DType::float64, "params[", i,
-                      "]: expected dtype float32 or float64, got ", dtype_name(x.dtype));
+  HOMOTOPT_CHECK_TYPE(x.dtype == DType::float32 || x.dtype == DType::float64 || x.dtype == DType::float16 ||
+                          x.dtype == DType::bfloat16,
+                      "params[", i, "]: expected dtype float32, float64, float16 or bfloat16, got ",
+                      dtype_name(x.dtype));
   HOMOTOPT_CHECK_TYPE(g.dtype == x.dtype, "grads[", i, "]: expected dtype ", dtype_name(x.dtype),
                       " (the dtype of params[", i, "]), got ", dtype_name(g.dtype));
-  HOMOTOPT_CHECK_TYPE(D.dtype == x.dtype, "buffers[", i, "]: expected dtype ", dtype_name(x.dtype),
-                      " (the dtype of params[", i, "]), got ", dtype_name(D.dtype));
+  front_end::o2nc_check_buffer_dtype(x.dtype, D.dtype, i);
   HOMOTOPT_CHECK(x.device == device, "params[", i, "]: expected an array on ", device_name(device),
                  " (the device of params[0]), got one on ", device_name(x.device));
   HOMOTOPT_CHECK(g.device == device, "grads[", i, "]: expected an array on ", device_name(device),
@@ -113,7 +130,7 @@ CheckedCall check_o2nc_call(const std::vector<ArrayView>& params, const std::vec
   std::int64_t grouped = 0;
   for (std::size_t k = 0; k < groups.size(); ++k) {
     HOMOTOPT_CHECK(groups[k].size >= 0, "groups: expected sizes >= 0, got ", groups[k].size, " for group ", k);
-    check_o2nc_hyper(groups[k].hyper, k, groups.size());
+    front_end::o2nc_check_hyper(groups[k].hyper, k, groups.size());
     grouped += groups[k].size;
   }
   HOMOTOPT_CHECK(grouped == static_cast<std::int64_t>(n), "groups: expected sizes that add up to ", n,
@@ -144,12 +161,12 @@ CheckedCall check_o2nc_call(const std::vector<ArrayView>& params, const std::vec
     const ArrayView &x = params[i], &g = grads[i], &D = buffers[i];
     const std::int64_t count = check_o2nc_triple(x, g, D, i, call.device);
     call.total += count;
-    call.tensors.push_back({x.data, g.data, D.data, count, x.dtype, group});
+    call.tensors.push_back({x.data, g.data, D.data, count, x.dtype, group, D.dtype});
     if (count == 0) continue;
-    const std::uintptr_t bytes = static_cast<std::uintptr_t>(count) * item_size(x.dtype);
     const ArrayView* views[3] = {&x, &g, &D};
     for (std::uint32_t k = 0; k < 3; ++k) {
       const auto begin = reinterpret_cast<std::uintptr_t>(views[k]->data);
+      const std::uintptr_t bytes = static_cast<std::uintptr_t>(count) * item_size(views[k]->dtype);
       ranges.push_back({begin, begin + bytes, static_cast<std::uint32_t>(3 * i) + k});
     }
   }
@@ -181,7 +198,7 @@ O2ncResult o2nc_update(const std::vector<ArrayView>& params, const std::vector<A
                                                                             call.device.index);
 }
 
-void check_o2nc_hyper(const O2ncHyper& hyper) { check_o2nc_hyper(hyper, 0, 1); }
+void check_o2nc_hyper(const O2ncHyper& hyper) { front_end::o2nc_check_hyper(hyper, 0, 1); }
 
 O2ncResult o2nc_update(const std::vector<ArrayView>& params, const std::vector<ArrayView>& grads,
                        const std::vector<ArrayView>& buffers, const O2ncHyper& hyper, const O2ncOptions& options) {
@@ -193,8 +210,6 @@ void o2nc_update_device(const std::vector<ArrayView>& params, const std::vector<
                         const std::vector<ArrayView>& buffers, const std::vector<O2ncGroup>& groups,
                         const O2ncOptions& options, const ArrayView& state) {
   const CheckedCall call = check_o2nc_call(params, grads, buffers, groups, options, &state);
-  HOMOTOPT_CHECK(state.device.type == DeviceType::cuda, "state: expected an array on a CUDA device (o2nc_update_device is the CUDA path; "
-                 "CPU arrays take o2nc_update), got one on ", device_name(state.device));
   dispatch::kernel(&Kernels::o2nc_update_device, call.device, "o2nc_update_device")(
       call.tensors, groups, options, state.ptr<O2ncDeviceState>(), call.device.index);
 }
@@ -207,7 +222,8 @@ detail::O2ncScheduleRun detail::o2nc_cuda_schedule_on_cpu(const std::vector<Arra
   const CheckedCall call = check_o2nc_call(params, grads, buffers, groups, options, nullptr);
   HOMOTOPT_CHECK(call.device.type == DeviceType::cpu, "params: expected CPU arrays");
   HOMOTOPT_CHECK(options.scale.has_value(), "s: expected a value");
-  HOMOTOPT_CHECK(max_slots >= 1 && max_groups >= 1, "max_slots, max_groups: expected values >= 1");
+  HOMOTOPT_CHECK(max_slots >= 1 && max_groups >= 1 && max_groups <= 255,
+                 "max_slots, max_groups: expected values >= 1 (max_groups <= 255)");
   const O2ncPlan plan = o2nc_plan(call.tensors, groups, max_slots, max_groups);
   O2ncScheduleRun run;
   run.first_nonfinite = o2nc_run_plan_on_cpu(plan, *options.scale, options.check_finite, true);

@@ -58,9 +58,7 @@ __global__ void __launch_bounds__(kO2ncThreads)
   std::int64_t begin, end;
   detail::o2nc_chunk_range(s, block, begin, end);
   const int thread = static_cast<int>(threadIdx.x);
-  const std::int64_t k = s.dtype == static_cast<std::uint8_t>(DType::float32)
-                             ? detail::o2nc_first_nonfinite_chunk<float>(s, begin, end, thread)
-                             : detail::o2nc_first_nonfinite_chunk<double>(s, begin, end, thread);
+  const std::int64_t k = detail::o2nc_first_nonfinite_chunk(s, begin, end, thread);
   if (k >= 0)  // rare: the smallest position wins, so "raise" names the first one, as on the CPU
     atomicMax(reinterpret_cast<unsigned long long*>(&state->pending_nonfinite),
               ~static_cast<unsigned long long>(s.offset + begin + k));
@@ -90,10 +88,10 @@ __global__ void __launch_bounds__(kO2ncThreads)
       setup.slot = detail::o2nc_slot_of(batch.slot, batch.slots, block);
       const O2ncHyper& h = batch.hyper[batch.slot[setup.slot].group];
       setup.decay = h.weight_decay != 0.0;
-      if (batch.slot[setup.slot].dtype == static_cast<std::uint8_t>(DType::float32))
-        setup.c32 = o2nc_coefficients<float>(h, setup.scale);
+      if (batch.slot[setup.slot].dtype == static_cast<std::uint8_t>(DType::float64))  // float arithmetic
+        setup.c64 = o2nc_coefficients<double>(h, setup.scale);                       // for the others
       else
-        setup.c64 = o2nc_coefficients<double>(h, setup.scale);
+        setup.c32 = o2nc_coefficients<float>(h, setup.scale);
     }
   }
   __syncthreads();
@@ -104,7 +102,7 @@ __global__ void __launch_bounds__(kO2ncThreads)
     std::int64_t begin, end;
     detail::o2nc_chunk_range(s, block, begin, end);
     const int thread = static_cast<int>(threadIdx.x);
-    if (s.dtype == static_cast<std::uint8_t>(DType::float32)) {
+    if (s.dtype != static_cast<std::uint8_t>(DType::float64)) {
       const O2ncCoefficients<float> c = setup.c32;
       if (setup.decay) detail::o2nc_update_chunk<true>(s, begin, end, thread, c);
       else detail::o2nc_update_chunk<false>(s, begin, end, thread, c);
@@ -174,10 +172,15 @@ O2ncDeviceState read_state(const O2ncDeviceState* state, cudaStream_t stream) {
 }
 
 double read_element(const void* data, DType dtype, std::int64_t index) {
-  const std::size_t size = dtype == DType::float32 ? 4 : 8;
+  const std::size_t size = dispatch::item_size(dtype);
   unsigned char bytes[8];
   HOMOTOPT_CUDA_CHECK(cudaMemcpy(bytes, static_cast<const unsigned char*>(data) + index * static_cast<std::int64_t>(size),
                                  size, cudaMemcpyDeviceToHost));
+  if (size == 2) {
+    std::uint16_t h;
+    std::memcpy(&h, bytes, 2);
+    return dtype == DType::float16 ? detail::float_of(Float16{h}) : detail::float_of(BFloat16{h});
+  }
   if (dtype == DType::float32) {
     float v;
     std::memcpy(&v, bytes, 4);

@@ -11,7 +11,7 @@ namespace homotopt::detail {
 
 O2ncPlan o2nc_plan(const std::vector<O2ncTensor>& tensors, const std::vector<O2ncGroup>& groups, int max_slots,
                    int max_groups) {
-  HOMOTOPT_ASSERT(max_slots >= 1 && max_groups >= 1);
+  HOMOTOPT_ASSERT(max_slots >= 1 && max_groups >= 1 && max_groups <= 255);
   O2ncPlan plan;
   std::int64_t offset = 0;
   int last_group = -1;  // the call's group of the batch's last hyper-parameter entry
@@ -46,9 +46,11 @@ O2ncPlan o2nc_plan(const std::vector<O2ncTensor>& tensors, const std::vector<O2n
     s.n = n;
     s.offset = offset - n;
     s.first_block = batch->blocks;
-    s.group = static_cast<std::uint16_t>(batch->hypers - 1);
+    s.group = static_cast<std::uint8_t>(batch->hypers - 1);
+    s.buffer_dtype = static_cast<std::uint8_t>(t.buffer_dtype);
     s.dtype = static_cast<std::uint8_t>(t.dtype);
-    s.packed = aligned(t.x) && aligned(t.g) && aligned(t.D);
+    s.packed = (t.dtype == DType::float32 || t.dtype == DType::float64) && aligned(t.x) && aligned(t.g) &&
+               aligned(t.D);
     plan.slots.push_back(s);
     ++batch->slots;
     batch->blocks += static_cast<std::int32_t>(blocks);
@@ -59,12 +61,12 @@ O2ncPlan o2nc_plan(const std::vector<O2ncTensor>& tensors, const std::vector<O2n
 namespace {
 
 // What one block's thread 0 works out before its threads start (as in the kernel).
-template <class T>
+template <class C>
 void run_block_update(const O2ncSlot& s, std::int64_t begin, std::int64_t end, const O2ncHyper& h, double scale) {
-  const O2ncCoefficients<T> c = o2nc_coefficients<T>(h, scale);
+  const O2ncCoefficients<C> c = o2nc_coefficients<C>(h, scale);
   for (int thread = 0; thread < kO2ncThreads; ++thread) {
-    if (h.weight_decay != 0.0) o2nc_update_chunk<true, T>(s, begin, end, thread, c);
-    else o2nc_update_chunk<false, T>(s, begin, end, thread, c);
+    if (h.weight_decay != 0.0) o2nc_update_chunk<true>(s, begin, end, thread, c);
+    else o2nc_update_chunk<false>(s, begin, end, thread, c);
   }
 }
 
@@ -80,9 +82,7 @@ std::int64_t o2nc_run_plan_on_cpu(const O2ncPlan& plan, double scale, bool check
         std::int64_t begin, end;
         o2nc_chunk_range(s, block, begin, end);
         for (int thread = 0; thread < kO2ncThreads; ++thread) {
-          const std::int64_t k = s.dtype == static_cast<std::uint8_t>(DType::float32)
-                                     ? o2nc_first_nonfinite_chunk<float>(s, begin, end, thread)
-                                     : o2nc_first_nonfinite_chunk<double>(s, begin, end, thread);
+          const std::int64_t k = o2nc_first_nonfinite_chunk(s, begin, end, thread);
           if (k >= 0 && (first < 0 || s.offset + begin + k < first)) first = s.offset + begin + k;  // atomicMin
         }
       }
@@ -98,8 +98,8 @@ std::int64_t o2nc_run_plan_on_cpu(const O2ncPlan& plan, double scale, bool check
       std::int64_t begin, end;
       o2nc_chunk_range(s, block, begin, end);
       HOMOTOPT_ASSERT(begin >= 0 && begin < end && end <= s.n);
-      if (s.dtype == static_cast<std::uint8_t>(DType::float32)) run_block_update<float>(s, begin, end, hypers[s.group], scale);
-      else run_block_update<double>(s, begin, end, hypers[s.group], scale);
+      if (s.dtype == static_cast<std::uint8_t>(DType::float64)) run_block_update<double>(s, begin, end, hypers[s.group], scale);
+      else run_block_update<float>(s, begin, end, hypers[s.group], scale);
     }
   }
   return first;

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 #include "backend.hpp"
@@ -26,7 +27,7 @@ constexpr int kO2ncUnroll = 4;                       // packs per array in fligh
 constexpr std::int64_t kO2ncChunkBytes = 64 * 1024;  // bytes of one array per block (16384 float32)
 
 HOMOTOPT_HD HOMOTOPT_INLINE std::int64_t o2nc_chunk_elements(DType dtype) {
-  return dtype == DType::float32 ? kO2ncChunkBytes / 4 : kO2ncChunkBytes / 8;
+  return dtype == DType::float64 ? kO2ncChunkBytes / 8 : dtype == DType::float32 ? kO2ncChunkBytes / 4 : kO2ncChunkBytes / 2;
 }
 
 // One tensor of a launch. 48 bytes: a launch of 64 tensors fits in the classic 4 KB of parameters.
@@ -37,9 +38,10 @@ struct O2ncSlot {
   std::int64_t n;            // elements, >= 1
   std::int64_t offset;       // position of element 0 in the concatenated grads of the call
   std::int32_t first_block;  // the launch's first block on this tensor
-  std::uint16_t group;       // index into the launch's hyper-parameter table
-  std::uint8_t dtype;        // DType: float32 or float64
-  std::uint8_t packed;       // x, g and D all 16-byte aligned
+  std::uint8_t group;        // index into the launch's hyper-parameter table (at most 255 groups a launch)
+  std::uint8_t buffer_dtype; // DType of D: dtype, or float32 for float16/bfloat16 x
+  std::uint8_t dtype;        // DType of x and g: float32, float64, float16 or bfloat16
+  std::uint8_t packed;       // float32/float64 with x, g and D all 16-byte aligned
 };
 
 // The kernel parameters of one launch: up to kSlots tensors and kGroups param groups.
@@ -79,17 +81,19 @@ struct alignas(sizeof(T) * kWidth) O2ncPack {
   T v[kWidth];
 };
 
-// Thread `thread`'s share of the update of n elements at x, g, D (a chunk), in packs of kWidth.
-template <bool kDecay, int kWidth, class T>
-HOMOTOPT_HD HOMOTOPT_INLINE void o2nc_update_packs(T* x, const T* g, T* D, std::int64_t n, int thread,
-                                                   const O2ncCoefficients<T>& c) {
-  using P = O2ncPack<T, kWidth>;
+// Thread `thread`'s share of the update of n elements at x, g (TX), D (TD) (a chunk), in packs of kWidth.
+template <bool kDecay, int kWidth, class TX, class TD, class C>
+HOMOTOPT_HD HOMOTOPT_INLINE void o2nc_update_packs(TX* x, const TX* g, TD* D, std::int64_t n, int thread,
+                                                   const O2ncCoefficients<C>& c) {
+  using P = O2ncPack<TX, kWidth>;
+  using PD = O2ncPack<TD, kWidth>;
   P* xp = reinterpret_cast<P*>(x);
   const P* gp = reinterpret_cast<const P*>(g);
-  P* dp = reinterpret_cast<P*>(D);
+  PD* dp = reinterpret_cast<PD*>(D);
   const std::int64_t packs = n / kWidth;
   for (std::int64_t base = thread; base < packs; base += std::int64_t{kO2ncThreads} * kO2ncUnroll) {
-    P xv[kO2ncUnroll], gv[kO2ncUnroll], dv[kO2ncUnroll];
+    P xv[kO2ncUnroll], gv[kO2ncUnroll];
+    PD dv[kO2ncUnroll];
     // Every load first, then the arithmetic: 3 kO2ncUnroll independent loads in flight per thread.
     // Packs past the end are zeros, updated and not stored (branch-free arithmetic).
 #if defined(__CUDACC__)
@@ -99,7 +103,7 @@ HOMOTOPT_HD HOMOTOPT_INLINE void o2nc_update_packs(T* x, const T* g, T* D, std::
       const std::int64_t i = base + std::int64_t{u} * kO2ncThreads;
       xv[u] = i < packs ? xp[i] : P{};
       gv[u] = i < packs ? gp[i] : P{};
-      dv[u] = i < packs ? dp[i] : P{};
+      dv[u] = i < packs ? dp[i] : PD{};
     }
 #if defined(__CUDACC__)
 #pragma unroll
@@ -119,15 +123,36 @@ HOMOTOPT_HD HOMOTOPT_INLINE void o2nc_update_packs(T* x, const T* g, T* D, std::
   for (std::int64_t i = packs * kWidth + thread; i < n; i += kO2ncThreads) o2nc_element<kDecay>(x[i], g[i], D[i], c);
 }
 
+template <bool kDecay, class TX, class TD, class C>
+HOMOTOPT_HD HOMOTOPT_INLINE void o2nc_update_chunk_typed(const O2ncSlot& s, std::int64_t begin, std::int64_t end,
+                                                         int thread, const O2ncCoefficients<C>& c) {
+  TX* x = static_cast<TX*>(s.x) + begin;
+  const TX* g = static_cast<const TX*>(s.g) + begin;
+  TD* D = static_cast<TD*>(s.D) + begin;
+  if constexpr (sizeof(TX) >= 4) {
+    if (s.packed) return o2nc_update_packs<kDecay, 16 / sizeof(TX)>(x, g, D, end - begin, thread, c);
+  }
+  o2nc_update_packs<kDecay, 1>(x, g, D, end - begin, thread, c);
+}
+
 // The same for one thread of the block on chunk [begin, end) of slot s: 16-byte packs when aligned.
-template <bool kDecay, class T>
+// C is the compute type: double for float64 slots, float for the others.
+template <bool kDecay, class C>
 HOMOTOPT_HD HOMOTOPT_INLINE void o2nc_update_chunk(const O2ncSlot& s, std::int64_t begin, std::int64_t end, int thread,
-                                                   const O2ncCoefficients<T>& c) {
-  T* x = static_cast<T*>(s.x) + begin;
-  const T* g = static_cast<const T*>(s.g) + begin;
-  T* D = static_cast<T*>(s.D) + begin;
-  if (s.packed) o2nc_update_packs<kDecay, 16 / sizeof(T)>(x, g, D, end - begin, thread, c);
-  else o2nc_update_packs<kDecay, 1>(x, g, D, end - begin, thread, c);
+                                                   const O2ncCoefficients<C>& c) {
+  if constexpr (sizeof(C) == 8) {
+    o2nc_update_chunk_typed<kDecay, double, double>(s, begin, end, thread, c);
+  } else {
+    const bool wide = s.buffer_dtype == static_cast<std::uint8_t>(DType::float32);
+    if (s.dtype == static_cast<std::uint8_t>(DType::float32))
+      o2nc_update_chunk_typed<kDecay, float, float>(s, begin, end, thread, c);
+    else if (s.dtype == static_cast<std::uint8_t>(DType::float16))
+      wide ? o2nc_update_chunk_typed<kDecay, Float16, float>(s, begin, end, thread, c)
+           : o2nc_update_chunk_typed<kDecay, Float16, Float16>(s, begin, end, thread, c);
+    else
+      wide ? o2nc_update_chunk_typed<kDecay, BFloat16, float>(s, begin, end, thread, c)
+           : o2nc_update_chunk_typed<kDecay, BFloat16, BFloat16>(s, begin, end, thread, c);
+  }
 }
 
 // The finiteness pass of one thread over n gradients (a chunk), in packs of kWidth as the update reads
@@ -167,12 +192,29 @@ HOMOTOPT_HD HOMOTOPT_INLINE std::int64_t o2nc_first_nonfinite_packs(const T* g, 
   return -1;  // unreachable: some g * 0 was NaN
 }
 
-template <class T>
+// The 16-bit formats: element by element, on the stored bits.
+template <class H>
+HOMOTOPT_HD HOMOTOPT_INLINE std::int64_t o2nc_first_nonfinite_16(const H* g, std::int64_t n, int thread) {
+  for (std::int64_t i = thread; i < n; i += kO2ncThreads)
+    if (o2nc_nonfinite(g[i])) return i;
+  return -1;
+}
+
 HOMOTOPT_HD HOMOTOPT_INLINE std::int64_t o2nc_first_nonfinite_chunk(const O2ncSlot& s, std::int64_t begin,
                                                                     std::int64_t end, int thread) {
-  const T* g = static_cast<const T*>(s.g) + begin;
-  if (s.packed) return o2nc_first_nonfinite_packs<16 / sizeof(T)>(g, end - begin, thread);
-  return o2nc_first_nonfinite_packs<1>(g, end - begin, thread);
+  const std::int64_t n = end - begin;
+  switch (static_cast<DType>(s.dtype)) {
+    case DType::float32: {
+      const float* g = static_cast<const float*>(s.g) + begin;
+      return s.packed ? o2nc_first_nonfinite_packs<4>(g, n, thread) : o2nc_first_nonfinite_packs<1>(g, n, thread);
+    }
+    case DType::float64: {
+      const double* g = static_cast<const double*>(s.g) + begin;
+      return s.packed ? o2nc_first_nonfinite_packs<2>(g, n, thread) : o2nc_first_nonfinite_packs<1>(g, n, thread);
+    }
+    case DType::float16: return o2nc_first_nonfinite_16(static_cast<const Float16*>(s.g) + begin, n, thread);
+    default: return o2nc_first_nonfinite_16(static_cast<const BFloat16*>(s.g) + begin, n, thread);
+  }
 }
 
 // The launches of a call, in order. Slots hold batch-relative first_block and group.

@@ -42,7 +42,7 @@ BAD = [  # (id, f(x, g, D) -> (params, grads, buffers, kwargs), exception, messa
     ("buffer dtype", lambda x, g, D: (x, g, replace(D, 1, D[1].astype(np.float32)), {}), TypeError,
      r"buffers\[1\]: expected dtype float64"),
     ("int params", lambda x, g, D: ([x[0], np.zeros((2, 4), np.int64)], g, D, {}), TypeError,
-     r"params\[1\]: expected dtype float32 or float64, got int64"),
+     r"params\[1\]: expected dtype float32, float64, float16 or bfloat16, got int64"),
     ("int8 grads", lambda x, g, D: (x, replace(g, 1, np.zeros((2, 4), np.int8)), D, {}), TypeError,
      r"grads\[1\]: expected dtype float32 or float64, got int8"),
     ("buffer is param", lambda x, g, D: (x, g, replace(D, 0, x[0]), {}), ValueError,

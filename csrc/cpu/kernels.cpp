@@ -30,7 +30,7 @@ const Kernels& kernels() {
       random_fill,
       random_indices,
       o2nc_update,
-      nullptr,  // o2nc_update_device: the CUDA path only
+      o2nc_update_device,
       make_runner,
       power_accumulate_entry,
       copy_to_device,

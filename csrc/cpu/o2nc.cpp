@@ -4,7 +4,12 @@
 // boundaries, so a model of 100 small tensors balances as well as one large tensor; each thread walks
 // the tensors its range touches and runs the vectorized element loop (o2nc_element) on each piece.
 // The update is elementwise, so its bits do not depend on the thread count or the split.
+// float16/bfloat16 tensors run the same element rule (o2nc_element) with float32 arithmetic; their
+// loads and stores convert, so the compiler vectorizes less of them (a 16-bit path is not the fast one).
 #include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <type_traits>
 #include <cstdint>
 #include <vector>
 
@@ -52,21 +57,10 @@ void for_each_piece(const std::vector<O2ncTensor>& tensors, const std::vector<st
   }
 }
 
-// Runs body(begin, end) on each thread's share of [0, total).
-template <class Body>
-void parallel_ranges(std::int64_t total, Body&& body) {
-  const int nt = threads_for_elements(total);
-#pragma omp parallel num_threads(nt) if (nt > 1)
-  {
-    std::int64_t begin, end;
-    split_range(total, team_size(), thread_id(), kGrain, begin, end);
-    body(begin, end);
-  }
-}
-
 // g * 0 is 0 for finite g and NaN for NaN or inf, so the sum is 0 exactly when every g is finite:
-// branch-free, and the order does not matter (the sum is 0 or NaN). Four vector accumulators, so the
-// adds' latency does not limit the pass (one accumulator ran at 31 GB/s from L2, four at ~2x).
+// branch-free, and the order does not matter (the sum is 0 or NaN). Each step is one fused multiply-add
+// fma(g, 0, acc) with the load folded in (with FMA hardware).
+// Four vector accumulators, so the adds' latency does not limit the pass.
 template <class T>
 bool span_finite(const T* HOMOTOPT_RESTRICT g, std::int64_t n) {
   using V = typename Vec<T>::type;
@@ -75,67 +69,94 @@ bool span_finite(const T* HOMOTOPT_RESTRICT g, std::int64_t n) {
   V a0 = zero, a1 = zero, a2 = zero, a3 = zero;
   std::int64_t i = 0;
   for (; i + 4 * W <= n; i += 4 * W) {
-    a0 += load(g + i) * zero;
-    a1 += load(g + i + W) * zero;
-    a2 += load(g + i + 2 * W) * zero;
-    a3 += load(g + i + 3 * W) * zero;
+    a0 = fmadd(load(g + i), zero, a0);
+    a1 = fmadd(load(g + i + W), zero, a1);
+    a2 = fmadd(load(g + i + 2 * W), zero, a2);
+    a3 = fmadd(load(g + i + 3 * W), zero, a3);
   }
   T acc = horizontal_sum((a0 + a1) + (a2 + a3));
   for (; i < n; ++i) acc += g[i] * T(0);
   return acc == T(0);
 }
 
-bool piece_finite(const O2ncTensor& t, std::int64_t i0, std::int64_t i1) {
-  if (t.dtype == DType::float32) return span_finite(static_cast<const float*>(t.g) + i0, i1 - i0);
-  return span_finite(static_cast<const double*>(t.g) + i0, i1 - i0);
+// The 16-bit formats: non-finite exactly when the exponent bits are all ones.
+template <class H>
+bool span_finite_16(const H* HOMOTOPT_RESTRICT g, std::int64_t n) {
+  const std::uint16_t* bits = reinterpret_cast<const std::uint16_t*>(g);
+  const std::uint16_t mask = std::is_same<H, Float16>::value ? 0x7c00u : 0x7f80u;
+  unsigned bad = 0;
+#pragma omp simd reduction(| : bad)
+  for (std::int64_t i = 0; i < n; ++i) bad |= (bits[i] & mask) == mask;
+  return bad == 0;
 }
 
-template <bool kDecay, class T>
-void update_span(T* HOMOTOPT_RESTRICT x, const T* HOMOTOPT_RESTRICT g, T* HOMOTOPT_RESTRICT D,
-                 std::int64_t n, const O2ncCoefficients<T> c) {
+bool piece_finite(const O2ncTensor& t, std::int64_t i0, std::int64_t i1) {
+  switch (t.dtype) {
+    case DType::float32: return span_finite(static_cast<const float*>(t.g) + i0, i1 - i0);
+    case DType::float64: return span_finite(static_cast<const double*>(t.g) + i0, i1 - i0);
+    case DType::float16: return span_finite_16(static_cast<const Float16*>(t.g) + i0, i1 - i0);
+    default: return span_finite_16(static_cast<const BFloat16*>(t.g) + i0, i1 - i0);
+  }
+}
+
+// Gradient k of a tensor as a double (for the message of nan_policy = raise).
+double gradient_value(const O2ncTensor& t, std::int64_t k) {
+  switch (t.dtype) {
+    case DType::float32: return static_cast<const float*>(t.g)[k];
+    case DType::float64: return static_cast<const double*>(t.g)[k];
+    case DType::float16: return detail::float_of(static_cast<const Float16*>(t.g)[k]);
+    default: return detail::float_of(static_cast<const BFloat16*>(t.g)[k]);
+  }
+}
+
+template <bool kDecay, class TX, class TD, class C>
+void update_span(TX* HOMOTOPT_RESTRICT x, const TX* HOMOTOPT_RESTRICT g, TD* HOMOTOPT_RESTRICT D,
+                 std::int64_t n, const O2ncCoefficients<C> c) {
 #pragma omp simd
   for (std::int64_t i = 0; i < n; ++i) o2nc_element<kDecay>(x[i], g[i], D[i], c);
 }
 
-template <class T>
-void update_piece(const O2ncTensor& t, std::int64_t i0, std::int64_t i1, const O2ncCoefficients<T>& c,
+template <class TX, class TD, class C>
+void update_typed(const O2ncTensor& t, std::int64_t i0, std::int64_t i1, const O2ncCoefficients<C>& c,
                   bool decay) {
-  T* x = static_cast<T*>(t.x) + i0;
-  const T* g = static_cast<const T*>(t.g) + i0;
-  T* D = static_cast<T*>(t.D) + i0;
+  TX* x = static_cast<TX*>(t.x) + i0;
+  const TX* g = static_cast<const TX*>(t.g) + i0;
+  TD* D = static_cast<TD*>(t.D) + i0;
   if (decay) update_span<true>(x, g, D, i1 - i0, c);
   else update_span<false>(x, g, D, i1 - i0, c);
 }
 
+// The storage types of a checked tensor (backend.hpp: D is x's dtype or float32).
+void update_piece(const O2ncTensor& t, std::int64_t i0, std::int64_t i1, const O2ncCoefficients<float>& c32,
+                  const O2ncCoefficients<double>& c64, bool decay) {
+  const bool wide = t.buffer_dtype == DType::float32;
+  switch (t.dtype) {
+    case DType::float32: return update_typed<float, float>(t, i0, i1, c32, decay);
+    case DType::float64: return update_typed<double, double>(t, i0, i1, c64, decay);
+    case DType::float16:
+      return wide ? update_typed<Float16, float>(t, i0, i1, c32, decay)
+                  : update_typed<Float16, Float16>(t, i0, i1, c32, decay);
+    default:
+      return wide ? update_typed<BFloat16, float>(t, i0, i1, c32, decay)
+                  : update_typed<BFloat16, BFloat16>(t, i0, i1, c32, decay);
+  }
+}
+
 }  // namespace
 
-O2ncPosition o2nc_first_nonfinite(const std::vector<O2ncTensor>& tensors, std::int64_t total) {
-  const std::vector<std::int64_t> start = starts_of(tensors);
-  bool all_finite = true;
-  const int nt = threads_for_elements(total);
-#pragma omp parallel num_threads(nt) if (nt > 1) reduction(&& : all_finite)
-  {
-    std::int64_t begin, end;
-    split_range(total, team_size(), thread_id(), kGrain, begin, end);
-    for_each_piece(tensors, start, begin, end, [&](const O2ncTensor& t, std::int64_t i0, std::int64_t i1) {
-      all_finite = piece_finite(t, i0, i1) && all_finite;
-    });
-  }
-  if (all_finite) return {};
-  // Rare path: locate the first one, for the message.
+O2ncPosition o2nc_first_nonfinite(const std::vector<O2ncTensor>& tensors) {
   for (std::size_t k = 0; k < tensors.size(); ++k) {
     const O2ncTensor& t = tensors[k];
     for (std::int64_t i = 0; i < t.n; ++i) {
-      const double v = t.dtype == DType::float32 ? static_cast<const float*>(t.g)[i]
-                                                 : static_cast<const double*>(t.g)[i];
+      const double v = gradient_value(t, i);
       if (!std::isfinite(v)) return {static_cast<std::int64_t>(k), i, v};
     }
   }
-  HOMOTOPT_ASSERT(false);  // the parallel pass saw a non-finite gradient that the scan did not find
+  return {};
 }
 
-void o2nc_update(const std::vector<O2ncTensor>& tensors, std::int64_t total,
-                 const std::vector<O2ncGroup>& groups, double scale) {
+bool o2nc_update(const std::vector<O2ncTensor>& tensors, std::int64_t total,
+                 const std::vector<O2ncGroup>& groups, double scale, bool check_finite) {
   std::vector<O2ncCoefficients<float>> c32;
   std::vector<O2ncCoefficients<double>> c64;
   std::vector<char> decay;
@@ -145,31 +166,61 @@ void o2nc_update(const std::vector<O2ncTensor>& tensors, std::int64_t total,
     decay.push_back(group.hyper.weight_decay != 0.0);
   }
   const std::vector<std::int64_t> start = starts_of(tensors);
-  parallel_ranges(total, [&](std::int64_t begin, std::int64_t end) {
-    for_each_piece(tensors, start, begin, end, [&](const O2ncTensor& t, std::int64_t i0, std::int64_t i1) {
-      const std::size_t k = static_cast<std::size_t>(t.group);
-      if (t.dtype == DType::float32) update_piece<float>(t, i0, i1, c32[k], decay[k]);
-      else update_piece<double>(t, i0, i1, c64[k], decay[k]);
-    });
-  });
+  std::atomic<bool> found_inf{false};
+  const int nt = threads_for_elements(total);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    std::int64_t begin, end;
+    split_range(total, team_size(), thread_id(), kGrain, begin, end);
+    if (check_finite) {
+      bool finite = true;
+      for_each_piece(tensors, start, begin, end, [&](const O2ncTensor& t, std::int64_t i0, std::int64_t i1) {
+        finite = piece_finite(t, i0, i1) && finite;
+      });
+      if (!finite) found_inf.store(true, std::memory_order_relaxed);
+#pragma omp barrier
+    }
+    if (!found_inf.load(std::memory_order_relaxed)) {
+      for_each_piece(tensors, start, begin, end, [&](const O2ncTensor& t, std::int64_t i0, std::int64_t i1) {
+        const std::size_t k = static_cast<std::size_t>(t.group);
+        update_piece(t, i0, i1, c32[k], c64[k], decay[k]);
+      });
+    }
+  }
+  return found_inf.load();
+}
+
+void o2nc_update_device(const std::vector<O2ncTensor>& tensors, const std::vector<O2ncGroup>& groups,
+                        const O2ncOptions& options, O2ncDeviceState* state, int /*device*/) {
+  std::int64_t total = 0;
+  for (const O2ncTensor& t : tensors) total += t.n;
+  const double scale = options.scale ? *options.scale : o2nc_scale(state->seed, state->step, options.scaling);
+  const bool found_inf = total > 0 && o2nc_update(tensors, total, groups, scale, options.check_finite);
+  if (found_inf && options.nan_policy == O2ncNanPolicy::raise) {
+    const O2ncPosition bad = o2nc_first_nonfinite(tensors);
+    HOMOTOPT_ASSERT(bad.tensor >= 0);  // the parallel pass saw a non-finite gradient that the scan must find
+    dispatch::o2nc_raise_nonfinite(static_cast<std::size_t>(bad.tensor), bad.element, bad.value);
+  }
+  state->scale = scale;
+  state->found_inf = found_inf ? 1u : 0u;
+  state->first_nonfinite = O2ncDeviceState::kNone;
+  if (found_inf) {
+    std::int64_t offset = 0;  // the position in the concatenated grads, as the CUDA path reports it
+    const O2ncPosition bad = o2nc_first_nonfinite(tensors);
+    for (std::int64_t k = 0; k < bad.tensor; ++k) offset += tensors[static_cast<std::size_t>(k)].n;
+    state->first_nonfinite = static_cast<std::uint64_t>(offset + bad.element);
+  } else {
+    state->step += 1u;
+  }
 }
 
 O2ncResult o2nc_update(const std::vector<O2ncTensor>& tensors, const std::vector<O2ncGroup>& groups,
-                       const O2ncOptions& options, int /*device*/) {
-  std::int64_t total = 0;
-  for (const O2ncTensor& t : tensors) total += t.n;
+                       const O2ncOptions& options, int device) {
+  O2ncDeviceState state = o2nc_device_state(options.seed, options.step);
+  o2nc_update_device(tensors, groups, options, &state, device);
   O2ncResult result;
-  result.scale = options.scale ? *options.scale : o2nc_scale(options.seed, options.step, options.scaling);
-  if (options.check_finite) {
-    const O2ncPosition bad = o2nc_first_nonfinite(tensors, total);
-    if (bad.tensor >= 0) {
-      if (options.nan_policy == O2ncNanPolicy::raise)
-        dispatch::o2nc_raise_nonfinite(static_cast<std::size_t>(bad.tensor), bad.element, bad.value);
-      result.found_inf = true;
-      return result;
-    }
-  }
-  if (total > 0) o2nc_update(tensors, total, groups, result.scale);
+  result.scale = state.scale;
+  result.found_inf = state.found_inf != 0;
   return result;
 }
 

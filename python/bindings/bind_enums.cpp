@@ -17,7 +17,9 @@ void bind_enums(py::module_& m) {
       .value("float32", DType::float32)
       .value("float64", DType::float64)
       .value("int64", DType::int64)
-      .value("int32", DType::int32);
+      .value("int32", DType::int32)
+      .value("float16", DType::float16)
+      .value("bfloat16", DType::bfloat16);
   py::enum_<DeviceType>(m, "DeviceType", py::module_local())
       .value("cpu", DeviceType::cpu)
       .value("cuda", DeviceType::cuda);

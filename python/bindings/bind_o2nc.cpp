@@ -71,8 +71,9 @@ std::vector<ArrayView> views_of(const std::vector<std::uintptr_t>& pointers, con
                  ": expected one numel and one dtype per pointer");
   std::vector<ArrayView> views(pointers.size());
   for (std::size_t i = 0; i < pointers.size(); ++i) {
-    HOMOTOPT_CHECK_TYPE(dtypes[i] == DType::float32 || dtypes[i] == DType::float64,
-                        list, "[", i, "]: expected dtype float32 or float64");
+    HOMOTOPT_CHECK_TYPE(dtypes[i] == DType::float32 || dtypes[i] == DType::float64 || dtypes[i] == DType::float16 ||
+                            dtypes[i] == DType::bfloat16,
+                        list, "[", i, "]: expected dtype float32, float64, float16 or bfloat16");
     ArrayView& v = views[i];
     v.data = reinterpret_cast<void*>(pointers[i]);
     v.dtype = dtypes[i];
@@ -181,6 +182,41 @@ void bind_o2nc(py::module_& m) {
       py::arg("params"), py::arg("grads"), py::arg("buffers"), py::arg("numels"), py::arg("dtypes"),
       py::arg("device_index"), py::arg("groups"), py::arg("scaling"), py::arg("scale"), py::arg("check_finite"),
       py::arg("nan_policy"), py::arg("state"), py::arg("stream"));
+
+  // The prepared call of homotopt.torch (o2nc.hpp, O2ncTable): params and buffers as flat views of raw
+  // pointers, checked once; step() takes the grads' pointers (0: no grad this step).
+  py::class_<O2ncTable>(m, "O2ncTable")
+      .def(py::init([](const std::vector<std::uintptr_t>& params, const std::vector<std::uintptr_t>& buffers,
+                       const std::vector<std::int64_t>& numels, const std::vector<DType>& dtypes,
+                       const std::vector<DType>& buffer_dtypes, DeviceType device_type, int device_index,
+                       const std::vector<std::int64_t>& group_sizes) {
+             const Device device{device_type, device_index};
+             return O2ncTable(views_of(params, numels, dtypes, device, "params"),
+                              views_of(buffers, numels, buffer_dtypes, device, "buffers"), group_sizes);
+           }),
+           py::arg("params"), py::arg("buffers"), py::arg("numels"), py::arg("dtypes"), py::arg("buffer_dtypes"),
+           py::arg("device_type"), py::arg("device_index"), py::arg("group_sizes"))
+      .def(
+          "step",
+          [](const O2ncTable& table, const std::vector<std::uintptr_t>& grads,
+             const std::vector<std::tuple<double, double, double, double, bool>>& hypers, O2ncScaling scaling,
+             std::optional<double> scale, bool check_finite, O2ncNanPolicy nan_policy, std::uintptr_t state,
+             std::uintptr_t stream) {
+            std::vector<const void*> g(grads.size());
+            for (std::size_t i = 0; i < grads.size(); ++i) g[i] = reinterpret_cast<const void*>(grads[i]);
+            std::vector<O2ncHyper> h;
+            h.reserve(hypers.size());
+            for (const auto& [lr, beta, mu, weight_decay, maximize] : hypers)
+              h.push_back(O2ncHyper{lr, beta, mu, weight_decay, maximize});
+            O2ncOptions o = options_of(scaling, 0, 0, scale, check_finite, nan_policy);
+            o.stream = stream;
+            const ArrayView s = make_view(reinterpret_cast<std::int64_t*>(state), {6}, table.device());
+            py::gil_scoped_release release;
+            table.step(g, h, o, s);
+          },
+          py::arg("grads"), py::arg("hypers"), py::arg("scaling"), py::arg("scale"), py::arg("check_finite"),
+          py::arg("nan_policy"), py::arg("state"), py::arg("stream") = 0)
+      .def_property_readonly("size", &O2ncTable::size);
 
   m.def(
       "o2nc_device_state", [](std::uint64_t seed, std::uint32_t step) { return words_of(o2nc_device_state(seed, step)); },

@@ -14,7 +14,8 @@
 
 namespace homotopt {
 
-enum class DType : int { float32 = 0, float64 = 1, int64 = 2, int32 = 3 };
+// float16 (IEEE binary16) and bfloat16: storage formats only (homotopt/float16.hpp); O2NC takes them.
+enum class DType : int { float32 = 0, float64 = 1, int64 = 2, int32 = 3, float16 = 4, bfloat16 = 5 };
 enum class DeviceType : int { cpu = 0, cuda = 1 };
 
 struct Device {
@@ -30,6 +31,8 @@ inline const char* dtype_name(DType t) {
     case DType::float64: return "float64";
     case DType::int64: return "int64";
     case DType::int32: return "int32";
+    case DType::float16: return "float16";
+    case DType::bfloat16: return "bfloat16";
   }
   return "unknown";
 }

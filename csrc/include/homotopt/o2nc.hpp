@@ -11,8 +11,9 @@
 // and a GPU kernel computes it from (seed, step) in device memory (o2nc_scale is HOMOTOPT_HD).
 //
 // Arrays: params x, grads g and buffers D, one triple per tensor, any number of tensors in one call.
-// Within a triple: the same shape, dtype (float32 or float64) and device, all C-contiguous; x and D
-// writable. Triples may differ in dtype; all must be on one device. No written array (x or D) may
+// Within a triple: the same shape and device, all C-contiguous; x and D writable; x and g of one dtype
+// (float32, float64, float16 or bfloat16), D of x's dtype or, for float16 and bfloat16 x, float32
+// (arithmetic is float32 for the 16-bit formats: values are widened on load and rounded once on store). Triples may differ in dtype; all must be on one device. No written array (x or D) may
 // share memory with any other array of the call; grads may share memory with each other (read only).
 // Every check runs before any element is written, and so does the optional finiteness pass over the
 // grads: a non-finite gradient skips the whole step (found_inf) or raises, never a half-applied step.
@@ -20,10 +21,12 @@
 
 #include <cmath>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <vector>
 
 #include "homotopt/array.hpp"
+#include "homotopt/float16.hpp"
 #include "homotopt/macros.hpp"
 #include "homotopt/philox.hpp"
 
@@ -84,13 +87,23 @@ HOMOTOPT_HD HOMOTOPT_INLINE double fused_multiply_add(double a, double b, double
 // term is left out rather than multiplied by 0, which would turn an infinite x into NaN in D.
 // Each fused multiply-add rounds once; the product b' t is rounded on its own and that stored D is the
 // one added to x, so the state and the parameter never disagree.
-template <bool kDecay, class T>
-HOMOTOPT_HD HOMOTOPT_INLINE void o2nc_element(T& x, T g, T& D, const O2ncCoefficients<T>& c) {
-  T t = detail::fused_multiply_add(c.neg_lr, g, D);                    // D - eta g
-  if (kDecay) t = detail::fused_multiply_add(c.neg_lr_decay, x, t);    // - eta wd x
-  D = c.discount * t;
-  x = detail::fused_multiply_add(c.scale, D, x);
+// Storage: x and g in TX, D in TD, arithmetic in C (float32 for float16/bfloat16 storage, whose loads
+// widen exactly and whose stores round once to nearest even; for float and double every load and
+// store is the identity, so this is the plain rule in that precision).
+template <bool kDecay, class TX, class TD, class C>
+HOMOTOPT_HD HOMOTOPT_INLINE void o2nc_element(TX& x, TX g, TD& D, const O2ncCoefficients<C>& c) {
+  const C xv = detail::load_as<C>(x);
+  C t = detail::fused_multiply_add(c.neg_lr, detail::load_as<C>(g), detail::load_as<C>(D));  // D - eta g
+  if (kDecay) t = detail::fused_multiply_add(c.neg_lr_decay, xv, t);                       // - eta wd x
+  D = detail::store_as<TD>(c.discount * t);
+  x = detail::store_as<TX>(detail::fused_multiply_add(c.scale, detail::load_as<C>(D), xv));
 }
+
+// Whether a gradient is NaN or infinite, on its stored bits (no widening needed).
+HOMOTOPT_HD HOMOTOPT_INLINE bool o2nc_nonfinite(Float16 g) { return (g.bits & 0x7c00u) == 0x7c00u; }
+HOMOTOPT_HD HOMOTOPT_INLINE bool o2nc_nonfinite(BFloat16 g) { return (g.bits & 0x7f80u) == 0x7f80u; }
+template <class T>
+HOMOTOPT_HD HOMOTOPT_INLINE bool o2nc_nonfinite(T g) { return !(g * T(0) == T(0)); }
 
 // A run of `size` consecutive tensors sharing hyper-parameters (sizes add up to the tensor count).
 struct O2ncGroup {
@@ -167,6 +180,38 @@ inline O2ncDeviceState o2nc_device_state(std::uint64_t seed, std::uint32_t step)
 HOMOTOPT_API void o2nc_update_device(const std::vector<ArrayView>& params, const std::vector<ArrayView>& grads,
                                      const std::vector<ArrayView>& buffers, const std::vector<O2ncGroup>& groups,
                                      const O2ncOptions& options, const ArrayView& state);
+
+// ---- A prepared call: the tensor table kept between steps ----------------------------------------------
+// A training loop updates the same parameters every step; only the gradients' memory changes. O2ncTable
+// checks the params and buffers once (dtypes, sizes, device, writability, overlaps: what o2nc_update
+// checks of them) and keeps the table; step() then takes the grads as bare pointers, checks only that no
+// gradient overlaps a written array, and runs the update with seed and step from `state`, as
+// o2nc_update_device does (CPU or CUDA memory, the params' device; results written there: on the CPU
+// the step is done when step() returns). Rebuild the table whenever a param's or buffer's memory,
+// size or dtype changes (homotopt.torch keys it on pointer, shape, strides and dtype).
+class HOMOTOPT_API O2ncTable {
+ public:
+  // params[i], buffers[i]: the memory of tensor i (dense, C-contiguous views), in groups of group_sizes
+  // consecutive tensors.
+  O2ncTable(const std::vector<ArrayView>& params, const std::vector<ArrayView>& buffers,
+            const std::vector<std::int64_t>& group_sizes);
+  ~O2ncTable();
+  O2ncTable(O2ncTable&&) noexcept;
+  O2ncTable& operator=(O2ncTable&&) noexcept;
+
+  // grads[i]: params[i]'s gradient, dense, of params[i]'s dtype, size and layout (a pointer carries
+  // nothing else to check: the caller vouches for it), or nullptr to leave tensor i out of this step.
+  // hypers: one per group. options.seed and options.step are not used (they are in `state`).
+  void step(const std::vector<const void*>& grads, const std::vector<O2ncHyper>& hypers, const O2ncOptions& options,
+            const ArrayView& state) const;
+
+  std::int64_t size() const;  // tensors
+  Device device() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 namespace detail {
 // Test hook for machines without a GPU: checks CPU arrays as o2nc_update does, then runs the CUDA

@@ -8,6 +8,9 @@ as one tensor or as 100 equal tensors:
                   cuda: homotopt.torch.ExpO2NC(check_finite=False).step())
   +check          the same with check_finite=True: a read pass over the grads first (24 B)
   homotopt.torch  homotopt.torch.ExpO2NC(check_finite=False).step(): the drop-in torch optimizer (CPU)
+  torch default   homotopt.torch.ExpO2NC().step() with its default settings (check_finite=True: the
+                  finiteness check in the update's parallel region, nan_policy="skip"), on its own copy
+                  of the parameters (CPU)
   SGD loop, SGD foreach, SGD fused
                   torch.optim.SGD(momentum=beta) with lr set to s * lr * beta before each step (the
                   same update, papers/o2nc.md)
@@ -71,6 +74,10 @@ def _torch_candidates(ctx: Context, x: list, g: list, fns: dict, skipped: dict) 
         fns["+check"] = ht.ExpO2NC(params, lr=LR, beta=BETA, seed=1, check_finite=True).step
     else:
         fns["homotopt.torch"] = ours.step
+        own = [torch.nn.Parameter(p.detach().clone()) for p in params]  # a second optimizer, its own state
+        for p, q in zip(own, params):
+            p.grad = q.grad
+        fns["torch default"] = ht.ExpO2NC(own, lr=LR, momentum=BETA, seed=1).step
 
     def sgd_step(sgd: Any) -> Callable[[], None]:
         def run() -> None:
@@ -127,7 +134,7 @@ def run(ctx: Context, spec: dict[str, Any]) -> Case:
         _torch_candidates(ctx, x, g, fns, skipped)
     else:
         add_torch(ctx, fns, skipped, None)
-        for name in ("homotopt.torch", "SGD loop", "SGD foreach", "SGD fused"):
+        for name in ("homotopt.torch", "torch default", "SGD loop", "SGD foreach", "SGD fused"):
             skipped[name] = ctx.torch_missing or "not available"
     floor_fn, floor_how = (None, "") if ctx.device == "cuda" else ctx.floors.c_loop()
     if ctx.device == "cuda":

@@ -1,22 +1,29 @@
 """Exponentiated O2NC as a ``torch.optim.Optimizer``, on the fused native kernel.
 
-``homotopt.torch.ExpO2NC`` is a drop-in optimizer: param groups with their own lr, beta, mu,
-weight_decay and maximize; closures; ``state_dict`` / ``load_state_dict`` (bit-for-bit resumable:
-the seed and the step counter are saved); LR schedulers (they set ``group["lr"]``). Each step is ONE
-native call over every parameter of every group, on the tensors' own memory (their data pointers:
-no copy, no DLPack round trip), with one s shared by all of them.
+``homotopt.torch.ExpO2NC`` is a drop-in optimizer: param groups with their own lr, momentum (= beta),
+mu, weight_decay and maximize; closures; ``state_dict`` / ``load_state_dict`` (bit-for-bit resumable:
+seed and step counter are saved); LR and momentum schedulers; copies (``copy.deepcopy``, pickle);
+DDP and ZeroRedundancyOptimizer (one seed for all ranks); float32, float64, float16 and bfloat16
+parameters; ``torch.compile(opt.step, fullgraph=True)`` (the update is the custom op
+``torch.ops.homotopt.o2nc_step``). Each eager step is ONE native call over every parameter of every
+group, on the tensors' own memory, with one s shared by all of them; the table of parameters and
+buffers stays in C++ (``_core.O2ncTable``) between steps and is rebuilt only when a parameter's memory,
+shape, strides or dtype changes.
 
-On CUDA parameters the step runs the CUDA kernel on the current torch stream, with the seed, the
-step counter and the last step's s and found_inf in a small device tensor owned by the optimizer: a
-step never waits for the GPU, and it can be captured in a CUDA graph (``torch.cuda.graph``) whose
-replays draw a fresh s each step and skip steps with non-finite gradients, all on the device.
-Reading ``step_count``, ``last_s`` or ``found_inf`` (or ``state_dict()``) then waits for the GPU.
+Seed, step counter and the last step's s and found_inf live in a small int64 tensor on the parameters'
+device (O2ncDeviceState): on CUDA a step never waits for the GPU and can be captured in a CUDA graph;
+reading ``step_count``, ``last_s`` or ``found_inf`` (or ``state_dict()``) then waits for the GPU.
+
+Threads: on the CPU the update runs on homotopt's OpenMP threads. ``torch.set_num_threads(n)`` sets
+them too (torch and homotopt share libgomp's thread count), while ``homotopt.set_num_threads(n)``
+leaves torch's alone.
 
 Importing this module imports torch; ``import homotopt`` does not.
 """
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Callable, Iterable
 
 import torch
@@ -24,22 +31,28 @@ import torch
 from .. import _core
 from .._validation import counter32, seed as check_seed
 from ..o2nc import check_hyper, nan_policy_code, scaling_code
+from ._o2nc_support import DEVICES, DTYPES, ParamGroup, hyper_rows, o2nc_step, shared_seed
 
 __all__ = ["ExpO2NC"]
 
-_DTYPES = {torch.float32: _core.DType.float32, torch.float64: _core.DType.float64}
-_DEVICES = {"cpu": _core.DeviceType.cpu, "cuda": _core.DeviceType.cuda}
+SKIP_WARNING_RUN = 10  # consecutive skipped steps that make the one warning
 
 
 def _flat_layout(p: torch.Tensor) -> bool:
-    """Whether p's elements fill one dense block of memory (row-major or channels-last)."""
+    """Whether p's elements fill one dense block of memory in some order of its axes (row-major,
+    channels-last, transposed): then the update runs on that memory, element by element."""
     if p.is_contiguous():
         return True
-    if p.dim() == 4:
-        return p.is_contiguous(memory_format=torch.channels_last)
-    if p.dim() == 5:
-        return p.is_contiguous(memory_format=torch.channels_last_3d)
-    return False
+    expected = 1
+    for stride, size in sorted((st, sz) for st, sz in zip(p.stride(), p.shape) if sz != 1):
+        if stride != expected:
+            return False
+        expected *= size
+    return True
+
+
+def _number(x: Any) -> Any:
+    return float(x) if isinstance(x, torch.Tensor) else x
 
 
 class ExpO2NC(torch.optim.Optimizer):
@@ -56,72 +69,132 @@ class ExpO2NC(torch.optim.Optimizer):
     lr_o2nc = lr_sgd / momentum, beta = momentum.
 
     Args:
-        params: an iterable of tensors or of param-group dicts (float32 or float64, all on the CPU or
-            all on one CUDA device).
-        lr: eta >= 0. beta: discount in (0, 1]. mu: regularizer >= 0 (shrinks D).
-        weight_decay: >= 0 (shrinks x; the same as torch SGD's weight_decay). maximize: ascend.
-            These five may differ between param groups.
+        params: an iterable of tensors or of param-group dicts (float32, float64, float16 or bfloat16,
+            all on the CPU or all on one CUDA device). Any layout: dense ones (contiguous,
+            channels-last) are updated in place; others through a contiguous copy (slower, correct).
+        lr: eta >= 0, a float or a 0-dim tensor (read each step). Everything after it is keyword-only.
+        momentum: the discount beta in (0, 1], torch's name for it (default 0.9); ``beta=`` is the
+            paper's name for the same value. Groups store it once, as ``"momentum"`` (what OneCycleLR and
+            CyclicLR cycle), and read it under both names.
+        mu: regularizer >= 0 (shrinks D). weight_decay: >= 0 (shrinks x; torch SGD's weight_decay).
+        maximize: ascend. These may differ between param groups.
         scaling: "exponential" (the method), "uniform" (s ~ U[0, 2]) or "none" (s = 1: SGDM).
-        seed: the seed of the s stream; None takes ``torch.initial_seed()``, so ``torch.manual_seed``
-            makes runs repeatable.
+        seed: the seed of the s stream; None takes ``torch.initial_seed()``. Under torch.distributed
+            every rank uses rank 0's (gathered at construction, a collective call): replicas seeded
+            per rank (``torch.manual_seed(seed + rank)``) stay identical; an explicit seed that differs
+            between ranks raises ValueError.
         nan_policy: "skip" (default): a NaN or infinite gradient anywhere skips the whole step (no
-            tensor is written, the step counter does not advance, ``found_inf`` is True); "raise".
-        check_finite: False skips the check pass over the gradients (for callers that already know,
-            e.g. under a GradScaler, which skips such steps itself).
+            tensor is written, the step counter does not advance, ``found_inf`` is True and
+            ``skipped_steps`` counts it; after SKIP_WARNING_RUN = 10 consecutive skips a
+            RuntimeWarning says so, once per run of skips); "raise": homotopt's ValueError. On CUDA
+            the skip happens on the device and is not counted (counting would wait for the GPU every
+            step); steps skipped through ``step(found_inf=...)`` are counted on every device.
+        check_finite: False leaves out the finiteness check (fused into the update: each thread
+            checks its share, then updates it from cache), for callers that already know: a
+            GradScaler skips such steps itself, and ``step(found_inf=flag)`` takes the caller's flag.
+        buffer_dtype: the dtype of D: None (the parameter's) or torch.float32 for float16/bfloat16
+            parameters (arithmetic is float32 either way; values are rounded once when stored).
 
-    Parameters whose grad is None are skipped. Sparse gradients and dtypes other than float32 and
-    float64 raise TypeError.
+    Parameters whose grad is None are skipped. Sparse gradients raise TypeError. torch SGD keywords
+    without a meaning here (``nesterov=True``, ``dampening`` != 0) raise ValueError saying why.
 
     CUDA graphs: create the optimizer (or run one eager step) with the parameters on their device
     before capturing ``step()``; hyper-parameters are read when the graph is captured (an lr
-    schedule needs a new capture), and ``nan_policy="raise"`` cannot be captured (it reads the
-    result on the host). ``load_state_dict`` writes the seed and the step counter in place, so a
-    captured graph sees them, but torch replaces the buffers D: capture again after loading.
+    schedule needs a new capture), and ``nan_policy="raise"`` cannot be captured. ZeroRedundancy-
+    Optimizer: every shard draws the same s (same seed, same counter) as long as every shard applies
+    the same steps; a non-finite gradient seen by one shard only skips that shard's step, so pass
+    ``step(found_inf=...)`` reduced over ranks (as GradScaler does) when that can happen.
     """
 
-    def __init__(self, params: Iterable[Any], lr: float = 1e-3, beta: float = 0.9, mu: float = 0.0,
-                 weight_decay: float = 0.0, *, maximize: bool = False, scaling: str = "exponential",
-                 seed: int | None = None, nan_policy: str = "skip", check_finite: bool = True) -> None:
-        check_hyper(lr, beta, mu, weight_decay)
+    def __init__(self, params: Iterable[Any], lr: float | torch.Tensor = 1e-3, *, momentum: float | None = None,
+                 beta: float | None = None, mu: float = 0.0, weight_decay: float = 0.0, maximize: bool = False,
+                 scaling: str = "exponential", seed: int | None = None, nan_policy: str = "skip",
+                 check_finite: bool = True, buffer_dtype: torch.dtype | None = None, nesterov: bool = False,
+                 dampening: float = 0.0) -> None:
+        if nesterov:
+            raise ValueError("nesterov: ExpO2NC has no Nesterov variant (the update is x + s D with s drawn after D "
+                             "is formed; there is no look-ahead gradient); got nesterov=True")
+        if dampening != 0:
+            raise ValueError(f"dampening: ExpO2NC's D accumulates -lr g undamped (torch SGD's dampening=0); use "
+                             f"mu for a shrinking state or scale lr; got dampening={dampening}")
+        if momentum is not None and beta is not None and momentum != beta:
+            raise ValueError(f"momentum, beta: two names of one value (the discount); got momentum={momentum} "
+                             f"and beta={beta}")
+        discount = momentum if momentum is not None else beta if beta is not None else 0.9
+        check_hyper(_number(lr), discount, mu, weight_decay)
+        if buffer_dtype not in (None, torch.float32):
+            raise ValueError(f"buffer_dtype: expected None (the parameter's dtype) or torch.float32, got {buffer_dtype}")
         self._scaling = scaling_code(scaling)
         self._nan_policy = nan_policy_code(nan_policy)
+        self._op_codes = (int(self._scaling), int(self._nan_policy))  # the custom op's ints (traceable)
         self.scaling, self.nan_policy, self.check_finite = scaling, nan_policy, bool(check_finite)
-        # On the host for CPU parameters; for CUDA ones, _device_state (six int64 words on the device,
-        # O2ncDeviceState of o2nc.hpp) holds seed, step, s and found_inf, and these are not used.
-        self._seed = check_seed(torch.initial_seed() if seed is None else seed)
-        self._step = 0
-        self._last_s: float | None = None
-        self._found_inf = False
-        self._device_state: torch.Tensor | None = None
-        self._stepped = False
-        self._entries: dict[int, list] = {}
-        defaults = dict(lr=lr, beta=beta, mu=mu, weight_decay=weight_decay, maximize=maximize)
+        self.buffer_dtype = buffer_dtype
+        seed_value = check_seed(torch.initial_seed() if seed is None else seed)
+        defaults = dict(lr=lr, momentum=discount, mu=mu, weight_decay=weight_decay, maximize=maximize)
         super().__init__(params, defaults)
+        # The same list under another name, for the compiled step: Dynamo's optimizer support treats an
+        # access to `param_groups` as a list of plain dicts, which ParamGroup (beta = momentum) is not.
+        self._groups = self.param_groups
+        self._seed = shared_seed(seed_value, seed is not None)
+        self._o2nc_state = torch.tensor(_core.o2nc_device_state(self._seed, 0), dtype=torch.int64)
+        self._stepped = False
+        self.skipped_steps = 0
+        self._skip_run = 0
+        self._reset_cache()
         first = next((p for g in self.param_groups for p in g["params"]), None)
         if first is not None and first.device.type == "cuda":
-            self._cuda_state(first.device)  # now, so that step() can be captured without a warm-up
+            self._state_on(first.device)  # now, so that step() can be captured without a warm-up
 
-    # ---- seed, step counter and the last step's results, on the host or on the device ----
-    def _device_fields(self) -> dict:
-        return _core.o2nc_device_state_fields(self._device_state.tolist())  # waits for the GPU
+    def _reset_cache(self) -> None:
+        self._table = None
+        self._keys: list = []
+        self._slow = False
 
-    def _write_device_state(self, seed: int, step: int) -> None:
-        if torch.cuda.is_current_stream_capturing():
+    # ---- copies: the native table and the caches are rebuilt, the rest travels ----
+    def __getstate__(self) -> dict:
+        # Everything but the native table and what keys it (torch's own __getstate__ keeps only
+        # defaults, state and param_groups, which left copies without seed, counter or settings).
+        return {k: v for k, v in self.__dict__.items() if k not in ("_table", "_keys", "_keep")}
+
+    def __setstate__(self, state: dict) -> None:
+        super().__setstate__(state)
+        self.param_groups = [g if isinstance(g, ParamGroup) else ParamGroup(g) for g in self.param_groups]
+        self._groups = self.param_groups
+        self.defaults = dict(self.defaults)
+        self._reset_cache()
+
+    def add_param_group(self, param_group: dict) -> None:
+        group = dict(param_group)
+        if "beta" in group:
+            if "momentum" in group and group["momentum"] != group["beta"]:
+                raise ValueError("momentum, beta: two names of one value; got both, different")
+            group["momentum"] = group.pop("beta")
+        merged = {**self.defaults, **group}
+        check_hyper(_number(merged["lr"]), merged["momentum"], merged["mu"], merged["weight_decay"])
+        super().add_param_group(group)
+        self.param_groups[-1] = ParamGroup(self.param_groups[-1])
+        if hasattr(self, "_keys"):
+            self._reset_cache()
+
+    # ---- seed, step counter and the last step's results, in self._o2nc_state (host or device) ----
+    def _fields(self) -> dict:
+        return _core.o2nc_device_state_fields(self._o2nc_state.tolist())  # waits for the GPU on CUDA
+
+    def _write_state(self, seed: int, step: int) -> None:
+        if torch.cuda.is_available() and torch.cuda.is_current_stream_capturing():
             raise RuntimeError("ExpO2NC: the seed and step counter cannot be set during CUDA graph capture")
-        words = torch.tensor(_core.o2nc_device_state(seed, step), dtype=torch.int64)
-        self._device_state.copy_(words)  # in place: a captured graph keeps reading this tensor
+        self._o2nc_state.copy_(torch.tensor(_core.o2nc_device_state(seed, step), dtype=torch.int64))
 
-    def _cuda_state(self, device: torch.device) -> torch.Tensor:
-        """The device state on `device`, made (from the host counter or another device's state) if needed."""
-        state = self._device_state
-        if state is not None and state.device == device:
-            return state
-        if torch.cuda.is_current_stream_capturing():
-            raise RuntimeError(f"ExpO2NC: the step counter is not on {device} yet; create the optimizer (or run "
-                               "one step()) with the parameters on that device before capturing a CUDA graph")
-        seed, step = self.seed, self.step_count
-        self._device_state = torch.tensor(_core.o2nc_device_state(seed, step), dtype=torch.int64, device=device)
-        return self._device_state
+    def _state_on(self, device: torch.device) -> torch.Tensor:
+        """The state on `device`, moved there (from the host or another device) if needed."""
+        state = self._o2nc_state
+        if state.device != device:
+            if device.type == "cuda" and torch.cuda.is_current_stream_capturing():
+                raise RuntimeError(f"ExpO2NC: the step counter is not on {device} yet; create the optimizer (or run "
+                                   "one step()) with the parameters on that device before capturing a CUDA graph")
+            self._o2nc_state = state = state.to(device)
+            self._table = None
+        return state
 
     @property
     def seed(self) -> int:
@@ -130,148 +203,258 @@ class ExpO2NC(torch.optim.Optimizer):
     @seed.setter
     def seed(self, value: int) -> None:
         self._seed = check_seed(value)
-        if self._device_state is not None:
-            self._write_device_state(self._seed, self.step_count)
+        self._write_state(self._seed, self.step_count)
 
     @property
     def step_count(self) -> int:
         """Applied steps so far (a skipped step does not count); on CUDA, reading it waits for the GPU."""
-        if self._device_state is not None:
-            return int(self._device_fields()["step"])
-        return self._step
+        return int(self._fields()["step"])
 
     @step_count.setter
     def step_count(self, value: int) -> None:
-        value = counter32(value, "step")
-        if self._device_state is not None:
-            self._write_device_state(self._seed, value)
-        else:
-            self._step = value
+        self._write_state(self._seed, counter32(value, "step"))
 
     @property
     def last_s(self) -> float | None:
         """The s of the last step (None before the first); on CUDA, reading it waits for the GPU."""
-        if self._device_state is not None:
-            return float(self._device_fields()["scale"]) if self._stepped else None
-        return self._last_s
+        fields = self._fields()  # (a compiled step leaves _stepped alone: an applied step shows in the counter)
+        return float(fields["scale"]) if self._stepped or fields["step"] != 0 else None
 
     @property
     def found_inf(self) -> bool:
         """Whether the last step was skipped for a non-finite gradient; on CUDA, reading it waits for the GPU."""
-        if self._device_state is not None:
-            return bool(self._device_fields()["found_inf"]) if self._stepped else False
-        return self._found_inf
+        fields = self._fields()
+        return bool(fields["found_inf"]) if self._stepped or fields["step"] != 0 else False
 
-    def add_param_group(self, param_group: dict) -> None:
-        merged = {**self.defaults, **param_group}
-        check_hyper(merged["lr"], merged["beta"], merged["mu"], merged["weight_decay"])
-        super().add_param_group(param_group)
-
-    def _entry(self, k: int, i: int, p: torch.Tensor) -> tuple:
-        """What one parameter contributes to every step, checked once (and again when its memory
-        changes): (p, x pointer, D, D pointer, numel, dtype code, device, row-major, dtype)."""
-        name = f"param_groups[{k}]['params'][{i}]"
-        code = _DTYPES.get(p.dtype)
-        if code is None:
-            raise TypeError(f"{name}: expected dtype torch.float32 or torch.float64, got {p.dtype}")
-        if not _flat_layout(p):
-            raise ValueError(f"{name}: expected a dense tensor (contiguous or channels-last), got strides {p.stride()}")
-        state = self.state[p]
-        D = state.get("D")
-        if D is None:
-            D = state["D"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-        if D.shape != p.shape:
-            raise ValueError(f"state of {name}: expected a buffer D of shape {tuple(p.shape)}, got {tuple(D.shape)}")
-        if D.dtype != p.dtype or D.device != p.device or D.stride() != p.stride():
-            D = state["D"] = torch.empty_like(p).copy_(D)  # our own state: put it in p's dtype and layout
-        return (p, p.data_ptr(), D, D.data_ptr(), p.numel(), code, p.device, p.is_contiguous(), p.dtype)
-
-    def _gather(self) -> tuple[list, list, list, list, list, list, list, torch.device | None]:
-        """The pointer table of every parameter with a grad, group by group. Python work per parameter
-        is what limits small models, so the checks of what rarely changes are kept in self._entries and
-        redone when the parameter's memory (pointer, size, dtype) or its state's D is not the one seen."""
-        xs, gs, ds, numels, dtypes, groups, keep = [], [], [], [], [], [], []
-        device = None
-        state = self.state
+    # ---- the table of parameters, kept in C++ between steps ----
+    def _build(self, device: torch.device) -> None:
+        """Checks every parameter once and hands the table to C++; keys say when to do it again."""
+        xs, ds, numels, dtypes, ddtypes, sizes, keys = [], [], [], [], [], [], []
+        slow = False
+        old = {id(key[0]): key for key in self._keys if key[1] is not None}
         for k, group in enumerate(self.param_groups):
-            params = group["params"]
-            entries = self._entries.get(k)
-            if entries is None or len(entries) != len(params):
-                entries = self._entries[k] = [None] * len(params)
             count = 0
-            for i, p in enumerate(params):
-                g = p.grad
-                if g is None:
+            for i, p in enumerate(group["params"]):
+                if p.grad is None:  # no state for it: the table is rebuilt when it gets a grad
+                    keys.append((p, None))
                     continue
-                e = entries[i]
-                if (e is None or e[0] is not p or e[1] != p.data_ptr() or e[8] is not p.dtype or e[4] != p.numel()
-                        or state[p].get("D") is not e[2]):
-                    e = entries[i] = self._entry(k, i, p)
-                if device is None:
-                    device = e[6]
-                elif e[6] != device:
-                    raise ValueError(f"param_groups[{k}]['params'][{i}]: expected a tensor on {device} (the device "
-                                     f"of the first parameter), got one on {e[6]}")
-                if not (e[7] and g.is_contiguous()):
-                    if g.is_sparse:
-                        raise TypeError(f"param_groups[{k}]['params'][{i}].grad: expected a dense gradient, got a "
-                                        "sparse one (ExpO2NC has no sparse update)")
-                    if g.stride() != p.stride():
-                        # The update is elementwise on flat memory: the grad must share p's layout. A
-                        # read-only input, so a copy loses nothing.
-                        g = torch.empty_like(p).copy_(g)
-                        keep.append(g)
-                xs.append(e[1])
-                gs.append(g.data_ptr())
-                ds.append(e[3])
-                numels.append(e[4])
-                dtypes.append(e[5])
                 count += 1
-            groups.append((count, float(group["lr"]), float(group["beta"]), float(group["mu"]),
-                           float(group["weight_decay"]), bool(group["maximize"])))
-        return xs, gs, ds, numels, dtypes, groups, keep, device
+                name = f"param_groups[{k}]['params'][{i}]"
+                if p.dtype not in DTYPES:
+                    raise TypeError(f"{name}: expected dtype float32, float64, float16 or bfloat16, got {p.dtype}")
+                if p.device != device:
+                    raise ValueError(f"{name}: expected a tensor on {device} (the device of the first parameter), "
+                                     f"got one on {p.device}")
+                flat = _flat_layout(p)
+                slow = slow or not flat
+                state = self.state[p]
+                D = state.get("D")
+                want = self.buffer_dtype if self.buffer_dtype is not None and p.dtype in (torch.float16,
+                                                                                       torch.bfloat16) else p.dtype
+                if D is None:
+                    D = torch.zeros_like(p, dtype=want, memory_format=torch.preserve_format if flat else
+                                         torch.contiguous_format)
+                elif D.shape != p.shape and flat and D.numel() == p.numel() and id(p) in old and \
+                        old[id(p)][1] == p.data_ptr() and old[id(p)][5] is D:
+                    # The same memory seen through another shape or strides (p.data = p.data.t()): D keeps
+                    # its element-for-element pairing with p's memory, seen the same way.
+                    D = D.as_strided(p.shape, p.stride(), D.storage_offset())
+                elif D.shape != p.shape:
+                    raise ValueError(f"state of {name}: expected a buffer D of shape {tuple(p.shape)}, got "
+                                     f"{tuple(D.shape)}")
+                elif D.dtype != want or D.device != p.device or (flat and D.stride() != p.stride()) or (
+                        not flat and not D.is_contiguous()):
+                    fmt = torch.preserve_format if flat else torch.contiguous_format
+                    D = torch.empty_like(p, dtype=want, memory_format=fmt).copy_(D)  # in p's layout
+                state["D"] = D
+                xs.append(p.data_ptr())
+                ds.append(D.data_ptr())
+                numels.append(p.numel())
+                dtypes.append(DTYPES[p.dtype])
+                ddtypes.append(DTYPES[D.dtype])
+                keys.append((p, p.data_ptr(), p.shape, p.stride(), p.dtype, D, flat, state))
+            sizes.append(count)
+        self._slow = slow
+        self._keys = keys
+        # With a non-dense parameter the table is made per step over contiguous copies (_step_slow).
+        self._table = None if slow else _core.O2ncTable(xs, ds, numels, dtypes, ddtypes, DEVICES[device.type],
+                                                         device.index or 0, sizes)
+
+    def _grads(self) -> list | None:
+        """The grads' pointers for the table (0: no grad), or None when the table is stale."""
+        keys = self._keys
+        out = []
+        n = 0
+        for group in self.param_groups:
+            for p in group["params"]:
+                if n >= len(keys):
+                    return None
+                key = keys[n]
+                n += 1
+                g = p.grad
+                if key[1] is None:
+                    if key[0] is not p or g is not None:
+                        return None
+                    continue
+                if (key[0] is not p or key[1] != p.data_ptr() or key[3] != p.stride() or key[2] != p.shape
+                        or key[4] is not p.dtype or key[7].get("D") is not key[5]):
+                    # (key[7] is state[p], kept: looking a tensor up in self.state costs more than the rest;
+                    # load_state_dict, which replaces the state dicts, resets the keys)
+                    return None
+                if g is None:
+                    out.append(0)
+                    continue
+                try:
+                    same = g.dtype is key[4] and g.stride() == key[3]
+                except RuntimeError:  # sparse tensors have no strides
+                    same = False
+                if same:
+                    out.append(g.data_ptr())
+                else:
+                    if g.layout is not torch.strided:
+                        raise TypeError(f"{self._name(n - 1)}.grad: expected a dense gradient, got a sparse one "
+                                        "(ExpO2NC has no sparse update)")
+                    # Another layout or dtype: a copy in p's (a read-only input; nothing is lost).
+                    copy = torch.empty_like(p).copy_(g)
+                    self._keep.append(copy)
+                    out.append(copy.data_ptr())
+        return out if n == len(keys) else None
+
+    def _name(self, flat_index: int) -> str:
+        for k, group in enumerate(self.param_groups):
+            if flat_index < len(group["params"]):
+                return f"param_groups[{k}]['params'][{flat_index}]"
+            flat_index -= len(group["params"])
+        return "params"
+
+    def _hypers(self) -> list:
+        return [(_number(g["lr"]), float(g["momentum"]), float(g["mu"]), float(g["weight_decay"]), bool(g["maximize"]))
+                for g in self.param_groups]
+
+    def _device(self) -> torch.device | None:
+        first = next((p for g in self.param_groups for p in g["params"]), None)
+        return None if first is None else first.device
 
     @torch.no_grad()
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+    def step(self, closure: Callable[[], Any] | None = None, *, found_inf: bool | torch.Tensor | None = None) -> Any:
         """One update of every parameter that has a gradient; returns the closure's loss, if any.
 
+        found_inf: the caller's verdict on the gradients (a bool or a tensor, e.g. GradScaler's): when
+        given, the finiteness check is skipped and a true value skips the step (counted as skipped).
         After the call, ``last_s`` is the step's s and ``found_inf`` says whether it was skipped.
         """
         loss = None
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
-        xs, gs, ds, numels, dtypes, groups, keep, device = self._gather()
-        if device is None:
-            return loss  # no gradients at all
-        if device.type not in _DEVICES:
-            raise ValueError(f"params: expected tensors on the CPU or a CUDA device, got {device}")
-        if device.type == "cuda":
-            # Enqueued on the current stream; nothing here waits for the GPU (the grad copies in `keep`
-            # go back to torch's caching allocator, which reuses them only for later work on this stream).
-            state = self._cuda_state(device)
-            _core.o2nc_update_device_pointers(
-                xs, gs, ds, numels, dtypes, device.index, groups, self._scaling, None, self.check_finite,
-                self._nan_policy, state.data_ptr(), torch.cuda.current_stream(device).cuda_stream)
-            self._stepped = True
+        if torch.compiler.is_compiling():
+            self._step_compiled()
             return loss
-        if self._device_state is not None:  # the parameters came back from CUDA: the counter too
-            fields = self._device_fields()
-            self._step, self._device_state = int(fields["step"]), None
-        s, found_inf = _core.o2nc_update_pointers(
-            xs, gs, ds, numels, dtypes, _DEVICES[device.type], device.index or 0, groups, self._scaling,
-            self._seed, counter32(self._step, "step"), None, self.check_finite, self._nan_policy)
-        del keep  # the grad copies lived through the call
-        self._last_s, self._found_inf = s, found_inf
-        if not found_inf:
-            self._step += 1
+        device = self._device()
+        if device is None:
+            return loss
+        if device.type not in DEVICES:
+            raise ValueError(f"params: expected tensors on the CPU or a CUDA device, got {device}")
+        state = self._state_on(device)
+        check = self.check_finite
+        if found_inf is not None:
+            if bool(found_inf):  # a CUDA tensor is read here (one wait for the GPU)
+                self._count_skip(True)
+                state[1] = state[1] | (1 << 32) if device.type == "cpu" else state[1]
+                return loss
+            check = False
+        self._keep: list = []
+        grads = self._grads() if self._table is not None else None
+        if grads is None:
+            self._build(device)
+            grads = None if self._slow else self._grads()
+        if (not any(grads)) if grads is not None else not any(p.grad is not None for g in self.param_groups
+                                                              for p in g["params"]):
+            return loss  # no gradients at all: nothing to do
+        stream = torch.cuda.current_stream(device).cuda_stream if device.type == "cuda" else 0
+        if self._slow:
+            self._step_slow(check, state, stream)
+        else:
+            self._table.step(grads, self._hypers(), self._scaling, None, check, self._nan_policy,
+                             state.data_ptr(), stream)
+        self._keep = []
+        self._stepped = True
+        if device.type == "cpu":
+            self._count_skip(bool(int(state[1]) >> 32))
         return loss
+
+    def _step_slow(self, check: bool, state: torch.Tensor, stream: int) -> None:
+        """Non-dense parameters: one call over contiguous copies, copied back (nothing else changes)."""
+        params, grads, bufs, sizes, back = [], [], [], [], []
+        for group in self.param_groups:
+            count = 0
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                x = p if _flat_layout(p) else p.contiguous()
+                D = self.state[p]["D"]
+                g = p.grad if p.grad.dtype == p.dtype and p.grad.stride() == x.stride() else \
+                    torch.empty_like(x).copy_(p.grad)
+                if x is not p:
+                    back.append((p, x))
+                params.append(x)
+                grads.append(g)
+                bufs.append(D)
+                count += 1
+            sizes.append(count)
+        o2nc_step(params, grads, bufs, state, sizes, hyper_rows(self.param_groups), self._op_codes[0], check,
+                  self._op_codes[1])
+        for p, x in back:
+            p.copy_(x)
+
+    def _step_compiled(self) -> None:
+        """Under torch.compile: the custom op over the params with grads (traced, kept in the graph)."""
+        params, grads, bufs, sizes = [], [], [], []
+        for group in self._groups:
+            count = 0
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                st = self.state[p]
+                if "D" not in st:
+                    st["D"] = torch.zeros_like(p)
+                params.append(p)
+                grads.append(p.grad)
+                bufs.append(st["D"])
+                count += 1
+            sizes.append(count)
+        o2nc_step(params, grads, bufs, self._o2nc_state, sizes, hyper_rows(self._groups), self._op_codes[0],
+                  self.check_finite, self._op_codes[1])
+        self._stepped = True
+
+    def _count_skip(self, skipped: bool) -> None:
+        if not skipped:
+            self._skip_run = 0
+            return
+        self.skipped_steps += 1
+        self._skip_run += 1
+        if self._skip_run == SKIP_WARNING_RUN:
+            warnings.warn(f"ExpO2NC: the last {SKIP_WARNING_RUN} steps were all skipped for non-finite gradients "
+                          f"(nan_policy='skip'); the parameters are not changing. {self.skipped_steps} steps skipped "
+                          "in all (opt.skipped_steps)", RuntimeWarning, stacklevel=3)
+
+    def _keep_float32_buffers(self, state_dict: dict) -> None:
+        """torch's load_state_dict casts every floating state tensor to its parameter's dtype; a float32
+        D of a float16/bfloat16 parameter (buffer_dtype=torch.float32) is put back as it was saved."""
+        ids = [i for g in state_dict["param_groups"] for i in g["params"]]
+        params = dict(zip(ids, (p for g in self.param_groups for p in g["params"])))
+        for pid, saved in state_dict["state"].items():
+            p, D = params.get(pid), saved.get("D") if isinstance(saved, dict) else None
+            if p is not None and isinstance(D, torch.Tensor) and D.dtype == torch.float32 and p.dtype in (
+                    torch.float16, torch.bfloat16):
+                self.state[p]["D"] = D.to(device=p.device, copy=True)
 
     def state_dict(self) -> dict:
         """torch's state_dict (groups, per-parameter D) plus ``"o2nc"``: seed, step and options."""
         state = super().state_dict()
         state["o2nc"] = {"seed": self.seed, "step": self.step_count, "scaling": self.scaling,
-                         "nan_policy": self.nan_policy, "check_finite": self.check_finite}
+                         "nan_policy": self.nan_policy, "check_finite": self.check_finite,
+                         "skipped_steps": self.skipped_steps}
         return state
 
     def load_state_dict(self, state_dict: dict) -> None:
@@ -282,9 +465,15 @@ class ExpO2NC(torch.optim.Optimizer):
         seed, step = check_seed(extra["seed"]), counter32(extra["step"], "step")
         scaling, nan_policy = scaling_code(extra["scaling"]), nan_policy_code(extra["nan_policy"])
         rest = {k: v for k, v in state_dict.items() if k != "o2nc"}
+        rest["param_groups"] = [{("momentum" if k == "beta" else k): v for k, v in g.items()}
+                                for g in rest["param_groups"]]
         super().load_state_dict(rest)
+        self._keep_float32_buffers(state_dict)
         self._seed = seed
-        self.step_count = step  # on the device, in place, when the state lives there
+        self.step_count = step  # in place, where the state lives
         self._scaling, self._nan_policy = scaling, nan_policy
+        self._op_codes = (int(scaling), int(nan_policy))
         self.scaling, self.nan_policy = extra["scaling"], extra["nan_policy"]
         self.check_finite = bool(extra["check_finite"])
+        self.skipped_steps = int(extra.get("skipped_steps", 0))
+        self._reset_cache()
