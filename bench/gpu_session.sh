@@ -8,7 +8,8 @@
 # pip install --no-build-isolation.
 #   bench/gpu_session.sh [quick|full] [deadline seconds, default 570]
 #   quick: the CUDA tests and short benchmarks (o2nc --quick, runner --steps 6000, homotopt bench
-#   --quick); full: all sizes.
+#   --quick); full: all sizes; sanitize: the CUDA tests under compute-sanitizer (memcheck, then
+#   racecheck), nothing else.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 MODE=${1:-full}
@@ -42,6 +43,14 @@ stage build 300 python3 -m pip install --no-build-isolation -v . || exit 1
 # Which libraries the module loads (the H100 image once gave it its own libstdc++: none listed here).
 ldd "$(python3 -c 'import homotopt._core as c; print(c.__file__)')" > "$LOGS/linkage.log" 2>&1
 stage info 60 python3 -c "import homotopt, torch; print(homotopt.build_info(), homotopt._core.cuda_device_count(), torch.__version__, torch.cuda.get_device_name())"
+if [ "$MODE" = sanitize ]; then
+  # One process (no xdist): compute-sanitizer follows the interpreter's CUDA calls; any error fails the stage.
+  for tool in memcheck racecheck; do
+    TAIL=40 stage "sanitizer_$tool" 240 compute-sanitizer --tool "$tool" --error-exitcode 99 \
+      --target-processes all python3 -m pytest -q -p no:cacheprovider -m cuda -x -p no:benchmark tests
+  done
+  exit 0
+fi
 # A C++ exception must reach Python as ValueError, with torch (and its own translators) loaded first.
 THROW='import torch, numpy as np, homotopt
 try: homotopt.power_gradient(np.array([np.nan]), np.zeros((1, 2)), 1.0)

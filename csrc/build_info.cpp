@@ -37,9 +37,7 @@ int num_threads() { return cpu::max_threads(); }
 
 void set_num_threads(int n) {
   HOMOTOPT_CHECK(n >= 1, "threads: expected n >= 1, got ", n);
-#if defined(HOMOTOPT_WITH_OPENMP)
-  omp_set_num_threads(n);
-#endif
+  cpu::thread_setting().store(n, std::memory_order_relaxed);  // process-wide (cpu/parallel.hpp)
 }
 
 }  // namespace homotopt

@@ -72,6 +72,10 @@ void phase_retrieval_power_update(PowerState& state, const ArrayView& A, const A
   PowerState::Parts parts;
   dispatch::kernel(&Kernels::phase_retrieval_reduce, A.device, "phase_retrieval_power_gradient")(
       A, y, mu, rows, spec, parts, u.data());
+  // lse.hpp's overflow rule: the fitness of checked finite data is mathematically finite, so every
+  // counted N f being -inf means that N f (or the fitness itself) overflowed at the largest one.
+  HOMOTOPT_CHECK(!power_max_overflowed(parts.lse, true), "power: N f is -inf for every pair (power ", spec.power,
+                 "; power * fitness or the fitness itself overflows): the largest N f is not representable");
   state.merge_parts(spec.power, parts, u.data());
 }
 

@@ -3,6 +3,8 @@
 // Backends reduce chunks into fresh parts; this file only checks, combines and finalizes them.
 #include <algorithm>
 #include <cmath>
+#include <mutex>
+#include <new>
 #include <utility>
 #include <vector>
 
@@ -80,8 +82,14 @@ void reduce_into(PowerState& state, const ArrayView& values, const ArrayView& gr
 }  // namespace
 
 PowerState::PowerState(std::int64_t dim) {
-  HOMOTOPT_CHECK(dim >= 1, "dim: expected d >= 1, got ", dim);
-  u_.assign(static_cast<std::size_t>(dim), 0.0);
+  constexpr std::int64_t kMaxDim = std::int64_t{1} << 40;  // 8 TiB of u: beyond any machine
+  HOMOTOPT_CHECK(dim >= 1 && dim <= kMaxDim, "dim: expected 1 <= d <= 2^40, got ", dim);
+  try {
+    u_.assign(static_cast<std::size_t>(dim), 0.0);
+  } catch (const std::bad_alloc&) {
+    throw Error(detail::concat("dim: cannot allocate the state's ", dim, " doubles (", dim / (1 << 17),
+                               " MiB)"));
+  }
 }
 
 void PowerState::update(const ArrayView& values, const ArrayView& grads, double power, NanPolicy policy) {
@@ -92,6 +100,7 @@ void PowerState::update(const ArrayView& values, const ArrayView& grads, double 
 
 void PowerState::merge_parts(double power, const Parts& parts, const double* u) {
   if (parts.count == 0 && parts.omitted == 0) return;  // an empty state merges as the identity
+  std::lock_guard<std::mutex> lock(mutex_.m);
   if (power_ < 0.0) {
     power_ = power;
   } else {
@@ -104,9 +113,45 @@ void PowerState::merge_parts(double power, const Parts& parts, const double* u) 
   omitted_ += parts.omitted;
 }
 
+double PowerState::power() const {
+  std::lock_guard<std::mutex> lock(mutex_.m);
+  return power_;
+}
+double PowerState::max_exponent() const {
+  std::lock_guard<std::mutex> lock(mutex_.m);
+  return lse_.m;
+}
+double PowerState::scaled_sum() const {
+  std::lock_guard<std::mutex> lock(mutex_.m);
+  return lse_.s;
+}
+std::int64_t PowerState::count() const {
+  std::lock_guard<std::mutex> lock(mutex_.m);
+  return count_;
+}
+std::int64_t PowerState::omitted() const {
+  std::lock_guard<std::mutex> lock(mutex_.m);
+  return omitted_;
+}
+std::vector<double> PowerState::weighted_sum() const {
+  std::lock_guard<std::mutex> lock(mutex_.m);
+  return u_;
+}
+
+void PowerState::snapshot(double& power, Parts& parts, std::vector<double>& u) const {
+  std::lock_guard<std::mutex> lock(mutex_.m);
+  power = power_;
+  parts = Parts{lse_, count_, omitted_};
+  u = u_;
+}
+
 void PowerState::merge(const PowerState& other) {
   HOMOTOPT_CHECK(other.dim() == dim(), "other: expected a state of dim ", dim(), ", got dim ", other.dim());
-  merge_parts(other.power_, Parts{other.lse_, other.count_, other.omitted_}, other.u_.data());
+  double power;
+  Parts parts;
+  std::vector<double> u;
+  other.snapshot(power, parts, u);  // under other's lock only (other may be this state)
+  merge_parts(power, parts, u.data());
 }
 
 PowerState PowerState::from_parts(double power, double m, double s, std::int64_t count,
@@ -119,6 +164,16 @@ PowerState PowerState::from_parts(double power, double m, double s, std::int64_t
   const bool empty = count == 0 && omitted == 0;
   HOMOTOPT_CHECK(empty || (std::isfinite(power) && power >= 0.0),
                  "power: expected a finite N >= 0, got ", power);
+  // What update and merge can produce: a finite m has its own term e^0 = 1 in s, and no term exceeds 1;
+  // m = -inf (nothing counted, or every counted f = -inf) has s = 0 and u = 0.
+  if (m == -kInf) {
+    HOMOTOPT_CHECK(s == 0.0, "s: expected s = 0 with m = -inf, got ", s);
+    for (double ui : u) HOMOTOPT_CHECK(ui == 0.0, "u: expected zeros with m = -inf, got ", ui);
+  } else {
+    HOMOTOPT_CHECK(count > 0, "m: expected m = -inf with count = 0, got ", m);
+    HOMOTOPT_CHECK(s >= 1.0 && s <= static_cast<double>(count) * (1.0 + 1e-9),
+                   "s: expected s > 0 (1 <= s <= count = ", count, " with a finite m), got ", s);
+  }
   PowerState state(static_cast<std::int64_t>(u.size()));
   if (empty) return state;
   state.power_ = power;
@@ -141,6 +196,7 @@ void PowerState::write_output(const ArrayView& out, F&& value) const {
 }
 
 PowerResultStats PowerState::result(const ArrayView& direction, const ArrayView& gradient) const {
+  std::lock_guard<std::mutex> lock(mutex_.m);
   HOMOTOPT_CHECK(count_ > 0, "PowerState: the state is empty; call update() before result()");
   check_result_output(direction, dim(), "direction");
   if (!gradient.empty_view()) check_result_output(gradient, dim(), "gradient");

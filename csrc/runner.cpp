@@ -94,9 +94,11 @@ Runner::Runner(const ProblemViews& problem, const RunConfig& config, const Array
   const std::int64_t R = mu0.shape[0];
   const std::int64_t d = check_problem(problem, mu0.dtype, R);
   HOMOTOPT_CHECK(mu0.shape[1] == d, "mu0: expected d = ", d, " (the problem's dimension), got ", mu0.shape[1]);
-  HOMOTOPT_CHECK(config.first_trial >= 0 && config.first_trial + R <= (std::int64_t{1} << 32) &&
-                     config.steps <= (std::int64_t{1} << 32),
-                 "trials and steps: expected at most 2^32 (the Philox counter words)");
+  HOMOTOPT_CHECK(config.first_trial >= 0 && config.first_trial + R <= (std::int64_t{1} << 32),
+                 "first_trial: expected 0 <= first_trial and first_trial + trials <= 2^32 (a Philox counter "
+                 "word), got first_trial = ", config.first_trial, " with ", R, " trials");
+  HOMOTOPT_CHECK(config.steps <= (std::int64_t{1} << 32), "steps: expected at most 2^32 (a Philox counter word), got ",
+                 config.steps);
   visit_float(mu0.dtype, [&](auto t) {
     const auto* m = mu0.ptr<const decltype(t)>();
     for (std::int64_t i = 0; i < R * d; ++i)

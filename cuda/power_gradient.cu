@@ -41,13 +41,15 @@ __device__ double exponent_of(const T* values, std::int64_t p, double power, con
     return kInf;
   }
   const double a = power_exponent(power, v);
-  if (a == kInf) code = 3;
+  if (power_exponent_overflows(a)) code = 3;
+  if (power_exponent_underflowed(a, v)) code = 4;  // weight 0; an error only if it is the max (lse.hpp)
   return a;
 }
 
 template <class T>
 __global__ void scan_kernel(const T* values, std::int64_t P, double power, const std::uint8_t* excluded,
-                            Scan* partial, unsigned long long* first_bad, unsigned long long* first_overflow) {
+                            Scan* partial, unsigned long long* first_bad, unsigned long long* first_overflow,
+                            unsigned long long* first_underflow) {
   __shared__ LseShared<kThreads> lse_shared;
   __shared__ unsigned long long count_shared[kThreads];
   LseState mine;
@@ -65,6 +67,7 @@ __global__ void scan_kernel(const T* values, std::int64_t P, double power, const
       atomicMin(first_overflow, static_cast<unsigned long long>(p));
       continue;
     }
+    if (code == 4) atomicMin(first_underflow, static_cast<unsigned long long>(p));
     ++count;
     mine.add(a);
   }
@@ -161,18 +164,19 @@ void reduce_typed(const ArrayView& values_view, const ArrayView& grads_view, con
   const int chunk_rows = static_cast<int>(std::min<std::int64_t>((P + kChunk - 1) / kChunk, kMaxChunkRows));
   const unsigned column_blocks = static_cast<unsigned>((d + kThreads - 1) / kThreads);
   DeviceBuffer<Scan> partial(scan_blocks, stream), scan(1, stream);
-  DeviceBuffer<unsigned long long> flags(3, stream);  // first bad value, first overflow, first bad gradient
+  // first bad value, first overflow, first bad gradient, first N f overflowing to -inf
+  DeviceBuffer<unsigned long long> flags(4, stream);
   DeviceBuffer<double> partial_u(static_cast<std::size_t>(chunk_rows) * d, stream), u(d, stream);
   DeviceBuffer<int> nonfinite(1, stream);
   DeviceBuffer<std::uint8_t> excluded_buffer(0, stream);
   const std::uint8_t* excluded = nullptr;
-  std::vector<unsigned long long> init{kNone, kNone, kNone};
+  std::vector<unsigned long long> init{kNone, kNone, kNone, kNone};
 
   for (int attempt = 0; attempt < 2; ++attempt) {
-    flags.from_host(init.data(), 3);
+    flags.from_host(init.data(), 4);
     nonfinite.zero();
     launch(scan_kernel<T>, scan_blocks, kThreads, stream, values, P, power, excluded, partial.get(), flags.get(),
-           flags.get() + 1);
+           flags.get() + 1, flags.get() + 3);
     launch(merge_scan_kernel, 1, kThreads, stream, partial.get(), scan_blocks, scan.get());
     const std::vector<unsigned long long> f = flags.to_host();
     HOMOTOPT_CHECK(f[0] == kNone || policy == NanPolicy::omit, "values: non-finite value at ",
@@ -182,6 +186,9 @@ void reduce_typed(const ArrayView& values_view, const ArrayView& grads_view, con
                    pair_name(static_cast<std::int64_t>(f[1]), shape, two_d), " (power ", power, ")");
     const Scan s = scan.to_host()[0];
     HOMOTOPT_CHECK(s.count > 0, "values: all ", P, " pairs are non-finite and were omitted; there is nothing to average");
+    HOMOTOPT_CHECK(!power_max_overflowed(s.lse, f[3] != kNone), "values: power * value overflows float64 at ",
+                   pair_name(static_cast<std::int64_t>(f[3]), shape, two_d), " (power ", power,
+                   "): N f is -inf for every pair, so the largest N f is not representable");
     launch(grads_kernel<T>, dim3(column_blocks, chunk_rows), kThreads, 0, stream, values, grads, P, d, power, excluded,
            scan.get(), partial_u.get());
     launch(sum_partials_kernel, column_blocks, kThreads, stream, partial_u.get(), chunk_rows, d, u.get(),

@@ -131,7 +131,7 @@ def test_torch_one_backward_pass():
     (lambda o: o.tell(np.zeros((3, 2))), ValueError, "call weights"),
     (lambda o: (o.weights(np.zeros(3)), o.tell(np.zeros((2, 2))))[1], ValueError, r"grads: expected shape \(K, d\)"),
     (lambda o: o.weights(np.zeros(4)), ValueError, "K = 3"),
-    (lambda o: o.tell(np.zeros(2), np.zeros((3, 2))), ValueError, "grads"),
+    (lambda o: o.tell(np.zeros(2), np.zeros((3, 2))), ValueError, "values: expected K = 3"),
     (lambda o: o.report("good"), TypeError, "value"),
     (lambda o: o.tell(), TypeError, "tell: expected grads"),
 ])

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 
 #if defined(HOMOTOPT_WITH_OPENMP)
@@ -10,9 +11,19 @@
 
 namespace homotopt::cpu {
 
+// The backend's thread count, one for the whole process. OpenMP's omp_set_num_threads sets a
+// per-thread value (a Python thread started later would not see it), so the count lives here and
+// every parallel region passes it explicitly (num_threads(...)). 0 until set: then OpenMP's default
+// (OMP_NUM_THREADS, or the cores) as seen by the calling thread.
+inline std::atomic<int>& thread_setting() {
+  static std::atomic<int> n{0};
+  return n;
+}
+
 inline int max_threads() {
 #if defined(HOMOTOPT_WITH_OPENMP)
-  return omp_get_max_threads();
+  const int n = thread_setting().load(std::memory_order_relaxed);
+  return n > 0 ? n : omp_get_max_threads();
 #else
   return 1;
 #endif

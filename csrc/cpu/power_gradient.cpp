@@ -31,6 +31,7 @@ template <class T>
 PowerState::Parts scan_values(const T* values, const PairShape& shape, bool two_d, double power,
                       NanPolicy policy, const std::uint8_t* excluded) {
   PowerState::Parts r;
+  std::int64_t top = -1;  // the pair of the largest finite value whose N f underflowed (lse.hpp's rule)
   for (std::int64_t p = 0; p < shape.pairs; ++p) {
     if (excluded && excluded[p]) {
       ++r.omitted;
@@ -44,11 +45,16 @@ PowerState::Parts scan_values(const T* values, const PairShape& shape, bool two_
       continue;
     }
     const double a = power_exponent(power, v);
-    HOMOTOPT_CHECK(a != kInf, "values: power * value overflows float64 at ", pair_name(p, shape, two_d),
-                   " (value ", v, ", power ", power, ")");
+    HOMOTOPT_CHECK(!power_exponent_overflows(a), "values: power * value overflows float64 at ",
+                   pair_name(p, shape, two_d), " (value ", v, ", power ", power, ")");
+    if (power_exponent_underflowed(a, v) && (top < 0 || v > static_cast<double>(values[top]))) top = p;
     ++r.count;
     r.lse.add(a);
   }
+  HOMOTOPT_CHECK(!power_max_overflowed(r.lse, top >= 0), "values: power * value overflows float64 at ",
+                 pair_name(top, shape, two_d),
+                 " (value ", static_cast<double>(values[top]), ", power ", power,
+                 "): N f is -inf for every pair, so the largest N f is not representable");
   HOMOTOPT_CHECK(r.count > 0, "values: all ", shape.pairs,
                  " pairs are non-finite and were omitted; there is nothing to average");
   return r;

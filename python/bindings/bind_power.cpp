@@ -67,7 +67,13 @@ void bind_power(py::module_& m) {
             state.update(v, g, power, policy);
           },
           py::arg("values"), py::arg("grads"), py::arg("power"), py::arg("nan_policy"))
-      .def("merge", &PowerState::merge, py::arg("other"))
+      .def(
+          "merge",
+          [](PowerState& state, const PowerState& other) {
+            py::gil_scoped_release release;
+            state.merge(other);
+          },
+          py::arg("other"))
       .def(
           "result",
           [](const PowerState& state, bool float32) {
@@ -86,8 +92,16 @@ void bind_power(py::module_& m) {
       .def_property_readonly("count", &PowerState::count)
       .def_property_readonly("omitted", &PowerState::omitted)
       .def_property_readonly("u", [](const PowerState& state) {
-        const auto& u = state.weighted_sum();
+        const std::vector<double> u = state.weighted_sum();
         return py::array_t<double>(static_cast<py::ssize_t>(u.size()), u.data());
+      })
+      .def("snapshot", [](const PowerState& state) {  // (power, m, s, count, omitted, u), read together
+        double power;
+        PowerState::Parts p;
+        std::vector<double> u;
+        state.snapshot(power, p, u);
+        return py::make_tuple(power, p.lse.m, p.lse.s, p.count, p.omitted,
+                              py::array_t<double>(static_cast<py::ssize_t>(u.size()), u.data()));
       })
       .def_static(
           "from_parts",

@@ -45,12 +45,18 @@ def build_info() -> dict:
 
 
 def get_num_threads() -> int:
-    """Threads the CPU backend uses (OpenMP; OMP_NUM_THREADS sets the default)."""
+    """Threads the CPU backend uses: set_num_threads's count, or until set, OpenMP's default for the
+    calling thread (OMP_NUM_THREADS, the cores, or what torch.set_num_threads set on it)."""
     return int(_core.num_threads())
 
 
 def set_num_threads(n: int) -> None:
-    """Sets the CPU backend's thread count (n >= 1) for this process."""
+    """Sets the CPU backend's thread count (n >= 1) for the whole process, threads started later included.
+
+    homotopt keeps its own count and passes it to every parallel region; it does not call
+    omp_set_num_threads, so torch.set_num_threads (same OpenMP runtime) and this setting do not change
+    each other. Results are bitwise the same for any count.
+    """
     from ._validation import integer
 
     _core.set_num_threads(integer(n, "n", 1))

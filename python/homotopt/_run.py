@@ -11,7 +11,7 @@ from typing import Any, Callable
 import numpy as np
 
 from . import _core
-from ._validation import integer, seed as check_seed
+from ._validation import boolean, integer, seed as check_seed
 from .schedules import LearningRate, PowerSchedule, SigmaSchedule
 
 METHODS = {m: getattr(_core.Method, m) for m in ("powerhp", "gd", "sgd", "adam", "slgh")}
@@ -114,7 +114,7 @@ def run(method: str, problem: Any, mu0: Any, *, steps: int, trials: int | None, 
                eval_every=integer(eval_every, "eval_every", 1), first_trial=integer(first_trial, "first_trial", 0))
     x0 = starting_points(problem, mu0, trials)
     runner = _core.Runner(problem._runner_problem(), cfg, x0)
-    bar = _progress_bar(progress, steps, method, x0.shape[0])
+    bar = _progress_bar(boolean(progress, "progress"), steps, method, x0.shape[0])
     interrupted = False
     start = time.perf_counter()
     chunk = min(steps, max(1, cfg["eval_every"]))

@@ -29,16 +29,43 @@ def float_dtype(dtype: Any, name: str = "dtype") -> np.dtype:
     return dt
 
 
+def as_array(x: Any, name: str, dtype: Any = None) -> np.ndarray:
+    """np.asarray(x), with the errors of ragged or unconvertible input naming the argument."""
+    try:
+        return np.asarray(x, dtype=dtype)
+    except (ValueError, TypeError) as exc:
+        raise type(exc)(f"{name}: cannot make an array of it ({exc})") from exc
+
+
 def input_array(x: Any, name: str) -> np.ndarray:
-    """A C-contiguous float32/float64 array for a read-only input (copied only if not contiguous)."""
+    """A C-contiguous float32/float64 array of 1 or more dimensions for a read-only input (copied only
+    if not contiguous). A 0-d array or a scalar is an error, not a vector of one."""
     if not isinstance(x, np.ndarray):
         if hasattr(x, "__dlpack__") or hasattr(x, "__cuda_array_interface__"):
             raise TypeError(f"{name}: expected a NumPy array, got {type(x).__module__}.{type(x).__name__}"
                             " (GPU arrays are accepted only where the CUDA backend supports them)")
-        x = np.asarray(x)
+        x = as_array(x, name)
     if x.dtype not in FLOAT_DTYPES:
         raise TypeError(f"{name}: expected dtype float32 or float64, got {x.dtype}")
+    if x.ndim == 0:
+        raise ValueError(f"{name}: expected an array of 1 or more dimensions, got a 0-d array or scalar")
     return np.ascontiguousarray(x)
+
+
+def boolean(x: Any, name: str) -> bool:
+    """A Python bool from a bool or NumPy bool (a truthy string or number is an error)."""
+    if not isinstance(x, (bool, np.bool_)):
+        raise TypeError(f"{name}: expected a bool, got {type(x).__name__} {x!r}")
+    return bool(x)
+
+
+def require_keys(state: Any, keys: Any, name: str = "state") -> None:
+    """A saved state must be a dict holding every key (ValueError naming the first missing one)."""
+    if not isinstance(state, dict):
+        raise TypeError(f"{name}: expected a dict, got {type(state).__name__}")
+    for k in keys:
+        if k not in state:
+            raise ValueError(f"{name}: missing key {k!r} (expected keys {sorted(keys)})")
 
 
 def nan_policy_code(nan_policy: str) -> _core.NanPolicy:

@@ -15,7 +15,7 @@ import numpy as np
 
 from . import _core
 from ._result import PowerGradient
-from ._validation import input_array, integer, nan_policy_code, real, seed as check_seed
+from ._validation import boolean, input_array, integer, nan_policy_code, real, seed as check_seed
 from .schedules import LearningRate, PowerSchedule, SigmaSchedule, as_lr, as_power, as_sigma
 
 __all__ = ["ProgPowerHP", "sigma_to"]
@@ -120,9 +120,7 @@ class ProgPowerHP:
             raise ValueError(f"step_rule: expected one of {sorted(STEP_RULES)}, got {step_rule!r}")
         if bound_mode not in BOUND_MODES:
             raise ValueError(f"bound_mode: expected 'reflect' or 'clip', got {bound_mode!r}")
-        for flag, name in ((maximize, "maximize"), (scale_free, "scale_free")):
-            if not isinstance(flag, (bool, np.bool_)):
-                raise TypeError(f"{name}: expected a bool, got {type(flag).__name__}")
+        maximize, scale_free = boolean(maximize, "maximize"), boolean(scale_free, "scale_free")
         self.power_schedule, self.sigma_schedule, self.lr_schedule = as_power(power), as_sigma(sigma), as_lr(lr)
         c = _core.AskTellConfig()
         c.dim, c.num_samples, c.runs = d, integer(num_samples, "num_samples", 1), R

@@ -18,7 +18,7 @@ from typing import Any, NamedTuple, Sequence
 import numpy as np
 
 from . import _core
-from ._validation import counter32, real, seed as check_seed
+from ._validation import boolean, counter32, real, require_keys, seed as check_seed
 
 __all__ = ["O2ncStep", "o2nc_update", "o2nc_scale", "ExpO2NC", "SCALINGS"]
 
@@ -114,9 +114,10 @@ def o2nc_update(params: Sequence[np.ndarray], grads: Sequence[np.ndarray], buffe
     grads = _array_list(grads, "grads")
     buffers = _array_list(buffers, "buffers")
     scale = None if s is None else real(s, "s")
-    groups = [(len(params), lr, beta, mu, weight_decay, bool(maximize))]
+    groups = [(len(params), lr, beta, mu, weight_decay, boolean(maximize, "maximize"))]
     found = _core.o2nc_update(params, grads, buffers, groups, scaling_code(scaling), check_seed(seed),
-                              counter32(step, "step"), scale, bool(check_finite), nan_policy_code(nan_policy))
+                              counter32(step, "step"), scale, boolean(check_finite, "check_finite"),
+                              nan_policy_code(nan_policy))
     return O2ncStep(*found)
 
 
@@ -150,6 +151,7 @@ class ExpO2NC:
         check_hyper(lr, beta, mu, weight_decay)
         scaling_code(scaling)
         nan_policy_code(nan_policy)
+        maximize, check_finite = boolean(maximize, "maximize"), boolean(check_finite, "check_finite")
         self.lr, self.beta, self.mu, self.weight_decay = lr, beta, mu, weight_decay
         self.scaling, self.maximize, self.nan_policy, self.check_finite = scaling, maximize, nan_policy, check_finite
         self.seed = secrets.randbits(64) if seed is None else check_seed(seed)
@@ -176,7 +178,12 @@ class ExpO2NC:
                 "buffers": [b.copy() for b in self.buffers]}
 
     def load_state_dict(self, state: dict) -> None:
-        """Restores a state_dict (copied into this optimizer's buffers; the params are the caller's)."""
+        """Restores a state_dict (copied into this optimizer's buffers; the params are the caller's).
+
+        Validated as on construction (keys, hyper-parameters, buffer shapes, dtypes and finite values);
+        a rejected state changes nothing."""
+        require_keys(state, ("lr", "beta", "mu", "weight_decay", "scaling", "maximize", "nan_policy",
+                             "check_finite", "seed", "step", "buffers"))
         buffers = state["buffers"]
         if len(buffers) != len(self.buffers):
             raise ValueError(f"buffers: expected {len(self.buffers)} arrays (one per param), got {len(buffers)}")
@@ -185,6 +192,11 @@ class ExpO2NC:
             if theirs.shape != mine.shape or theirs.dtype != mine.dtype:
                 raise ValueError(f"buffers[{i}]: expected shape {mine.shape} and dtype {mine.dtype}, "
                                  f"got {theirs.shape} and {theirs.dtype}")
+            if not np.all(np.isfinite(theirs)):
+                raise ValueError(f"buffers[{i}]: expected finite values, got {np.count_nonzero(~np.isfinite(theirs))} "
+                                 "NaN or infinite")
+        boolean(state["maximize"], "maximize")
+        boolean(state["check_finite"], "check_finite")
         check_hyper(state["lr"], state["beta"], state["mu"], state["weight_decay"])
         scaling_code(state["scaling"])
         nan_policy_code(state["nan_policy"])

@@ -8,7 +8,8 @@ import numpy as np
 
 from . import _core, _device
 from ._result import PowerGradient
-from ._validation import float_dtype, input_array, integer, nan_policy_code, nonnegative
+from ._validation import (as_array, float_dtype, input_array, integer, nan_policy_code, nonnegative, real,
+                          require_keys)
 
 __all__ = ["power_gradient", "power_weights", "PowerState", "PowerGradient"]
 
@@ -31,6 +32,11 @@ def power_gradient(values: Any, grads: Any, power: float, *, nan_policy: str = "
         nan_policy: "raise" (default): a NaN or +inf value, or a non-finite gradient, is a
             ValueError naming the pair. "omit": such pairs get weight 0 and are counted in
             ``omitted``; all pairs omitted is still an error.
+
+    Overflow, one rule for both signs: the largest N f over the counted pairs must be a finite
+    float64; if N * f overflows there (to +inf, or to -inf for a finite f) it is a ValueError naming
+    the pair, whatever nan_policy. Other pairs whose N f overflows to -inf get weight 0, which is
+    exact (their exponents are below the largest by more than 1e292).
 
     Returns:
         PowerGradient with direction (d,) in the inputs' dtype, log_scale, log_mean_exp, count,
@@ -72,6 +78,8 @@ def power_weights(values: Any, power: float, *, nan_policy: str = "raise") -> tu
         values: (K,) or (K, J) fitness values, float32 or float64.
         power: N >= 0.
         nan_policy: as in :func:`power_gradient`; omitted pairs get weight 0.
+
+    Overflow of N f follows :func:`power_gradient`'s rule: exact, or a ValueError naming the pair.
 
     Returns:
         (weights, log_sum_exp): weights of values' shape and dtype, summing to 1 (all zeros when
@@ -171,14 +179,21 @@ class PowerState:
         return new
 
     def __getstate__(self) -> dict:
-        s = self._state
-        return {"dtype": self._dtype.name, "power": float(s.power), "m": float(s.m), "s": float(s.s),
-                "count": int(s.count), "omitted": int(s.omitted), "u": np.array(s.u)}
+        power, m, s, count, omitted, u = self._state.snapshot()  # read together, under the state's lock
+        return {"dtype": self._dtype.name, "power": float(power), "m": float(m), "s": float(s),
+                "count": int(count), "omitted": int(omitted), "u": np.array(u)}
 
     def __setstate__(self, state: dict) -> None:
-        self._dtype = float_dtype(state["dtype"])
-        self._state = _core.PowerState.from_parts(state["power"], state["m"], state["s"], state["count"],
-                                                  state["omitted"], state["u"])
+        """Restores a state from __getstate__, validated as on construction (nothing changes if rejected)."""
+        require_keys(state, ("dtype", "power", "m", "s", "count", "omitted", "u"))
+        dtype = float_dtype(state["dtype"])
+        u = as_array(state["u"], "u")
+        if u.ndim != 1 or u.dtype.kind not in "fi":
+            raise ValueError(f"u: expected shape (d,) of real numbers, got shape {u.shape} and dtype {u.dtype}")
+        core = _core.PowerState.from_parts(real(state["power"], "power"), real(state["m"], "m"), real(state["s"], "s"),
+                                           integer(state["count"], "count"), integer(state["omitted"], "omitted"),
+                                           u.astype(np.float64))
+        self._dtype, self._state = dtype, core
 
     def __repr__(self) -> str:
         return (f"PowerState(dim={self.dim}, dtype={self._dtype}, count={self.count}, "

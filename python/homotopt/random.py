@@ -33,16 +33,28 @@ class Stream(enum.IntEnum):
 
 
 def _shape(shape: int | Sequence[int]) -> tuple[int, ...]:
-    if isinstance(shape, (int, np.integer)):
+    if isinstance(shape, (int, np.integer)) and not isinstance(shape, (bool, np.bool_)):
         shape = (int(shape),)
+    if not isinstance(shape, (tuple, list)):
+        raise TypeError(f"shape: expected an int or a sequence of ints, got {type(shape).__name__}")
     out = tuple(integer(s, "shape", 0) for s in shape)
     if len(out) > 4:
         raise ValueError(f"shape: expected at most 4 dimensions, got {len(out)}")
     return out
 
 
+def _empty(shape: Any, dtype: Any) -> np.ndarray:
+    """np.empty for the output, with an allocation failure naming the argument."""
+    dims = _shape(shape)
+    try:
+        return np.empty(dims, dtype=dtype)
+    except (MemoryError, ValueError) as exc:  # ValueError: more than 2^63 bytes
+        raise MemoryError(f"shape: cannot allocate an array of shape {dims} and dtype {np.dtype(dtype)} "
+                          f"({exc})") from None
+
+
 def _fill(distribution: _core.Distribution, shape, seed, step, trial, stream, offset, dtype) -> np.ndarray:
-    out = np.empty(_shape(shape), dtype=float_dtype(dtype))
+    out = _empty(shape, float_dtype(dtype))
     _core.random_fill(out, distribution, check_seed(seed), counter32(int(stream), "stream"),
                       counter32(trial, "trial"), counter32(step, "step"), integer(offset, "offset", 0, 2**63))
     return out
@@ -73,7 +85,7 @@ def exponential(shape: int | Sequence[int], seed: int, step: int = 0, *, trial: 
 def integers(n: int, shape: int | Sequence[int], seed: int, step: int = 0, *, trial: int = 0,
              stream: int = Stream.USER, offset: int = 0) -> np.ndarray:
     """Integers in [0, n), 1 <= n <= 2^32, as int64 ((32-bit word * n) >> 32; bias below n / 2^32)."""
-    out = np.empty(_shape(shape), dtype=np.int64)
+    out = _empty(shape, np.int64)
     _core.random_indices(out, integer(n, "n", 1, 2**32), check_seed(seed), counter32(int(stream), "stream"),
                          counter32(trial, "trial"), counter32(step, "step"), integer(offset, "offset", 0, 2**63))
     return out

@@ -24,7 +24,12 @@ HOMOTOPT_API BuildInfo build_info();
 // CUDA devices this process can use: 0 without a CUDA build, a driver or a GPU.
 HOMOTOPT_API int cuda_device_count();
 
-// Threads used by the CPU backend (OpenMP); 1 without OpenMP. set_num_threads(n) with n >= 1.
+// Threads used by the CPU backend (OpenMP); 1 without OpenMP. set_num_threads(n) with n >= 1 sets the
+// count for the whole process (every thread, including ones started later); it does not call
+// omp_set_num_threads, so other libraries on the same OpenMP runtime (torch.set_num_threads) keep
+// their own setting, and theirs does not change homotopt's once homotopt's is set. Until then,
+// num_threads() is OpenMP's default for the calling thread (OMP_NUM_THREADS or the cores, or what
+// omp_set_num_threads / torch.set_num_threads set on that thread).
 HOMOTOPT_API int num_threads();
 HOMOTOPT_API void set_num_threads(int n);
 

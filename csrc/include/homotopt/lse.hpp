@@ -7,6 +7,15 @@
 // From the state: direction = u / s (the softmax(a)-weighted mean of the g_i),
 // log_mean_exp = m + log s - log count, log_scale = log N + log_mean_exp, the paper's g = e^log_scale * direction.
 //
+// Overflow, one rule for both signs: the result is computed exactly or not at all. The largest N f over
+// the counted pairs must be a finite double; if it overflows (to +inf, or to -inf for a finite f) every
+// backend raises a ValueError naming the pair ("power * value overflows float64"). Any other pair whose
+// N f overflows to -inf gets weight exactly 0, which is exact: its true exponent is below the largest by
+// more than DBL_MAX * 2^-53 (~2e292). f = -inf is not an overflow (weight 0 by definition). The N -> inf
+// limit (uniform weights over the argmax ties) is not returned instead: log_scale would be +-inf, and a
+// state holding an overflowed m could not order itself against another one in a merge.
+// power_exponent_overflows and power_max_overflowed below state the rule; every backend applies them.
+//
 // Only the scalar part (m, s) lives here (LseState); the d-vector u is the caller's (a buffer on the CPU,
 // registers or shared memory on the GPU), scaled with the factors LseState returns. All in float64.
 #pragma once
@@ -39,6 +48,12 @@ HOMOTOPT_HD inline double power_exponent(double power, double value) {
 // Values outside the mean: NaN and +inf (they follow the NanPolicy: an error, or weight 0 and counted
 // as omitted). -inf is a value like any other, of weight exactly 0.
 HOMOTOPT_HD inline bool power_value_is_bad(double value) { return value != value || value == kInf; }
+
+// The overflow rule (above) for a = power_exponent(N, f) of a counted value f (not bad):
+// a = +inf is an error wherever it occurs; a = -inf for a finite f ("underflowed": the true N f is
+// below -DBL_MAX) has weight exactly 0, and is an error only when it is the largest, see below.
+HOMOTOPT_HD inline bool power_exponent_overflows(double a) { return a == kInf; }
+HOMOTOPT_HD inline bool power_exponent_underflowed(double a, double value) { return a == -kInf && value != -kInf; }
 
 // exp(x) for x <= 0 (including -inf), to about 1 ulp, branch-free so that CPU loops vectorize.
 // x = k ln 2 + r with |r| <= ln2 / 2 (k from the 1.5 * 2^52 rounding trick, exact), exp(r) by its
@@ -136,6 +151,13 @@ struct LseState {
   // 0 for a state with s == 0, whose u is all zeros or never written.
   HOMOTOPT_HD double factor_to(double to) const { return s > 0.0 ? lse_rescale(m, to) : 0.0; }
 };
+
+// After a reduction into `lse`: the largest N f overflowed to -inf (an error, see the rule above) when
+// no counted term has a finite exponent (m = -inf) while some counted f underflowed. Every f = -inf
+// (nothing underflowed) is no overflow: all weights are 0 by definition.
+HOMOTOPT_HD inline bool power_max_overflowed(const LseState& lse, bool any_underflowed) {
+  return lse.m == -kInf && any_underflowed;
+}
 
 struct PowerSummary {
   double log_mean_exp;  // log( mean exp(N f) ) over the counted terms

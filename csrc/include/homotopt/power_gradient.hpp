@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <mutex>
 #include <vector>
 
 #include "homotopt/array.hpp"
@@ -32,6 +33,8 @@ struct PowerResultStats {
 
 // The mergeable state, held on the host in float64. Streams chunks of samples (update), combines
 // partial results from threads or processes (merge), and gives the result at any time.
+// Thread-safe: update reduces its chunk without a lock and merges the result under the state's
+// mutex, so threads may update (and merge into) one shared state; readers see a consistent state.
 class HOMOTOPT_API PowerState {
  public:
   explicit PowerState(std::int64_t dim);
@@ -45,13 +48,13 @@ class HOMOTOPT_API PowerState {
   // `gradient` is not empty, the literal gradient; returns the scalars.
   PowerResultStats result(const ArrayView& direction, const ArrayView& gradient = ArrayView{}) const;
 
-  std::int64_t dim() const { return static_cast<std::int64_t>(u_.size()); }
-  double power() const { return power_; }
-  double max_exponent() const { return lse_.m; }   // m
-  double scaled_sum() const { return lse_.s; }     // s
-  std::int64_t count() const { return count_; }
-  std::int64_t omitted() const { return omitted_; }
-  const std::vector<double>& weighted_sum() const { return u_; }  // u
+  std::int64_t dim() const { return static_cast<std::int64_t>(u_.size()); }  // fixed at construction
+  double power() const;
+  double max_exponent() const;               // m
+  double scaled_sum() const;                 // s
+  std::int64_t count() const;
+  std::int64_t omitted() const;
+  std::vector<double> weighted_sum() const;  // u (a copy)
   // Rebuilds a state from its parts (deserialization); checks their consistency.
   static PowerState from_parts(double power, double m, double s, std::int64_t count,
                                std::int64_t omitted, std::vector<double> u);
@@ -63,8 +66,17 @@ class HOMOTOPT_API PowerState {
     std::int64_t omitted = 0;
   };
   void merge_parts(double power, const Parts& parts, const double* u);
+  // power, the parts and u, read together under the lock (for serialization).
+  void snapshot(double& power, Parts& parts, std::vector<double>& u) const;
 
  private:
+  // A mutex that copies as a fresh one: states stay copyable and movable.
+  struct Mutex {
+    mutable std::mutex m;
+    Mutex() = default;
+    Mutex(const Mutex&) {}
+    Mutex& operator=(const Mutex&) { return *this; }
+  };
   template <class F>
   void write_output(const ArrayView& out, F&& value) const;
 
@@ -73,6 +85,7 @@ class HOMOTOPT_API PowerState {
   std::int64_t count_ = 0;
   std::int64_t omitted_ = 0;
   std::vector<double> u_;
+  Mutex mutex_;
 };
 
 // One-shot form: direction (d,) and, optionally, the literal gradient (d,) of the inputs' dtype.

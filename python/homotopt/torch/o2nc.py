@@ -29,7 +29,7 @@ from typing import Any, Callable, Iterable
 import torch
 
 from .. import _core
-from .._validation import counter32, seed as check_seed
+from .._validation import boolean, counter32, require_keys, seed as check_seed
 from ..o2nc import check_hyper, nan_policy_code, scaling_code
 from ._o2nc_support import DEVICES, DTYPES, ParamGroup, hyper_rows, o2nc_step, shared_seed
 
@@ -127,9 +127,10 @@ class ExpO2NC(torch.optim.Optimizer):
         self._scaling = scaling_code(scaling)
         self._nan_policy = nan_policy_code(nan_policy)
         self._op_codes = (int(self._scaling), int(self._nan_policy))  # the custom op's ints (traceable)
-        self.scaling, self.nan_policy, self.check_finite = scaling, nan_policy, bool(check_finite)
+        self.scaling, self.nan_policy, self.check_finite = scaling, nan_policy, boolean(check_finite, "check_finite")
         self.buffer_dtype = buffer_dtype
         seed_value = check_seed(torch.initial_seed() if seed is None else seed)
+        maximize = boolean(maximize, "maximize")
         defaults = dict(lr=lr, momentum=discount, mu=mu, weight_decay=weight_decay, maximize=maximize)
         super().__init__(params, defaults)
         # The same list under another name, for the compiled step: Dynamo's optimizer support treats an
@@ -171,6 +172,7 @@ class ExpO2NC(torch.optim.Optimizer):
             group["momentum"] = group.pop("beta")
         merged = {**self.defaults, **group}
         check_hyper(_number(merged["lr"]), merged["momentum"], merged["mu"], merged["weight_decay"])
+        boolean(merged["maximize"], "maximize")
         super().add_param_group(group)
         self.param_groups[-1] = ParamGroup(self.param_groups[-1])
         if hasattr(self, "_keys"):
@@ -462,7 +464,13 @@ class ExpO2NC(torch.optim.Optimizer):
         if extra is None:
             raise ValueError("state_dict: expected an ExpO2NC state_dict with an 'o2nc' entry (seed and step), "
                              "got none")
+        require_keys(extra, ("seed", "step", "scaling", "nan_policy", "check_finite"), "state_dict['o2nc']")
         seed, step = check_seed(extra["seed"]), counter32(extra["step"], "step")
+        boolean(extra["check_finite"], "check_finite")
+        for key, per_param in state_dict.get("state", {}).items():  # the buffers D, as on construction (zeros)
+            for name, v in per_param.items():
+                if torch.is_tensor(v) and v.is_floating_point() and not bool(torch.isfinite(v).all()):
+                    raise ValueError(f"state[{key}][{name!r}]: expected finite values, got NaN or infinite entries")
         scaling, nan_policy = scaling_code(extra["scaling"]), nan_policy_code(extra["nan_policy"])
         rest = {k: v for k, v in state_dict.items() if k != "o2nc"}
         rest["param_groups"] = [{("momentum" if k == "beta" else k): v for k, v in g.items()}
