@@ -125,4 +125,21 @@ TEST(power_summary_of_zero_sum) {
   CHECK(homotopt::power_direction(1.0, 0.0) == 0.0);
 }
 
+// The overflow rule: +inf is an error; -inf for a finite f is weight 0, an error only as the largest.
+TEST(overflow_rule) {
+  using homotopt::power_exponent;
+  const double big = 1e300;
+  CHECK(homotopt::power_exponent_overflows(power_exponent(big, 1e10)));
+  CHECK(!homotopt::power_exponent_overflows(power_exponent(big, 1.0)));
+  CHECK(homotopt::power_exponent_underflowed(power_exponent(big, -1e10), -1e10));
+  CHECK(!homotopt::power_exponent_underflowed(power_exponent(big, -kInf), -kInf));  // f = -inf: not an overflow
+  LseState all_under = online({power_exponent(big, -1e10), power_exponent(big, -2e10)});
+  CHECK(homotopt::power_max_overflowed(all_under, true));   // [-1e10, -2e10] at N = 1e300: an error
+  LseState one_finite = online({power_exponent(big, -1e10), power_exponent(big, -1e-300)});
+  CHECK(!homotopt::power_max_overflowed(one_finite, true));  // the largest is finite: the -inf gets weight 0
+  CHECK(one_finite.weight(power_exponent(big, -1e10)) == 0.0);
+  LseState all_minus_inf = online({-kInf, -kInf});
+  CHECK(!homotopt::power_max_overflowed(all_minus_inf, false));  // every f = -inf: weights 0 by definition
+}
+
 TEST_MAIN()
