@@ -1,9 +1,10 @@
 // Internal: the functions each backend provides, and THE dispatch point that picks them.
 //
 // A front end (csrc/<op>.cpp) checks an op's arguments once, then asks dispatch::kernel for the op's
-// entry in the table of the arrays' device: cpu::kernels() (csrc/cpu/kernels.cpp) or cuda::kernels()
-// (cuda/kernels.cu). Backends assume checked inputs (shapes, dtypes, devices, ranges). A CPU table per
-// instruction set plugs in behind cpu::kernels() without touching a front end.
+// entry in the table of the arrays' device: cpu::kernels() (csrc/cpu/kernel_table.cpp) or cuda::kernels()
+// (cuda/kernels.cu). Backends assume checked inputs (shapes, dtypes, devices, ranges). On the CPU there is
+// one table per CPU capability (baseline, avx2, avx512); cpu::kernels() returns the one chosen at first
+// use (cpu/capability.cpp), so no front end knows of them.
 #pragma once
 
 #include <cstddef>
@@ -76,6 +77,7 @@ struct Kernels {
 };
 
 namespace cpu {
+// The table of the CPU capability this process runs (cpu/capability.cpp, cpu/kernels.hpp).
 const Kernels& kernels();
 }
 #if defined(HOMOTOPT_WITH_CUDA)
@@ -103,45 +105,7 @@ Fn kernel(Fn Kernels::*entry, const Device& device, const char* op) {
 std::size_t item_size(DType t);
 }  // namespace dispatch
 
-// The backends' functions (the tables' entries; the shared comments are on Kernels).
-namespace cpu {
-void reduce_power(const ArrayView& values, const ArrayView& grads, const PairShape& shape, double power,
-                  NanPolicy policy, PowerState::Parts& parts, double* u);
-PowerWeightsStats power_weights(const ArrayView& values, double power, NanPolicy policy,
-                                const ArrayView& weights);
-void phase_retrieval_reduce(const ArrayView& A, const ArrayView& y, const ArrayView& mu,
-                            const ArrayView& rows, const SampleSpec& spec, PowerState::Parts& parts,
-                            double* u);
-void phase_retrieval_fitness(const ArrayView& A, const ArrayView& y, const ArrayView& mu,
-                             const ArrayView& out);
-void random_fill(const ArrayView& out, Distribution distribution, const RandomKey& key,
-                 std::uint64_t offset);
-void random_indices(const ArrayView& out, std::uint64_t n, const RandomKey& key, std::uint64_t offset);
-// O2NC over the concatenated elements of `tensors` (`total` of them). o2nc_first_nonfinite: the
-// (tensor, element) of the first NaN or inf gradient, or (-1, -1) when all are finite.
-struct O2ncPosition {
-  std::int64_t tensor = -1, element = -1;
-  double value = 0.0;
-};
-O2ncPosition o2nc_first_nonfinite(const std::vector<O2ncTensor>& tensors);
-// The step in one parallel region: with check_finite, each thread first checks its share of the grads,
-// all threads agree at a barrier, and only then (if every gradient is finite) each updates the same
-// share (what fits in its cache is read from there). Returns found_inf (nothing was written).
-bool o2nc_update(const std::vector<O2ncTensor>& tensors, std::int64_t total,
-                 const std::vector<O2ncGroup>& groups, double scale, bool check_finite);
-O2ncResult o2nc_update(const std::vector<O2ncTensor>& tensors, const std::vector<O2ncGroup>& groups,
-                       const O2ncOptions& options, int device);
-// The state path on the CPU: seed and step read from `state` (host memory), the results written back
-// there (O2ncDeviceState), as o2nc_update_device documents; done when it returns.
-void o2nc_update_device(const std::vector<O2ncTensor>& tensors, const std::vector<O2ncGroup>& groups,
-                        const O2ncOptions& options, O2ncDeviceState* state, int device);
-void two_layer_relu_fitness(const ArrayView& W, const ArrayView& X, const ArrayView& y, std::int64_t k,
-                            const ArrayView& out);
-void toy1d_fitness(const ArrayView& w, const ArrayView& eps, const ArrayView& out);
-void copy_to_device(const ArrayView& dst, const void* src, std::size_t bytes);
-std::unique_ptr<RunnerImpl> make_runner(const ProblemViews& problem, const RunConfig& config, const ArrayView& mu0);
-void power_accumulate(const std::vector<PowerAccumulateTensor>& tensors, const double* coefficients, double* flag);
-}  // namespace cpu
+// The CPU kernels: cpu/kernels.hpp (compiled once per CPU capability, one table each).
 
 #if defined(HOMOTOPT_WITH_CUDA)
 namespace cuda {

@@ -2,6 +2,7 @@
 #include "homotopt/build_info.hpp"
 
 #include "backend.hpp"
+#include "cpu/kernels.hpp"
 #include "cpu/parallel.hpp"
 #include "homotopt/error.hpp"
 
@@ -22,6 +23,8 @@ BuildInfo build_info() {
   info.cuda_version = HOMOTOPT_CUDA_VERSION;
   info.cuda_architectures = HOMOTOPT_CUDA_ARCHS;
 #endif
+  info.cpu_capabilities = cpu::compiled_capabilities();
+  info.cpu_capability = cpu::capability();
   return info;
 }
 

@@ -1,6 +1,6 @@
 // THE dispatch point: the one place where a device picks a backend (backend.hpp). Front ends call
 // dispatch::kernel(&Kernels::op, device, "op") after their checks; nothing else branches on a device.
-// On the CPU, the table is cpu::kernels(); a table per instruction set plugs in there.
+// On the CPU, the table is cpu::kernels(): the one of the CPU capability chosen at first use.
 #include <string_view>
 
 #include "backend.hpp"

@@ -16,9 +16,10 @@
 #include <cstring>
 #include <vector>
 
+#include "cpu/capability_namespace.hpp"
 #include "cpu/simd.hpp"
 
-namespace homotopt::cpu {
+namespace HOMOTOPT_CPU_NS {
 
 constexpr std::int64_t kBlockRows = 12;  // rows of A per block: two 6-row tiles
 
@@ -137,4 +138,4 @@ const T* zero_row(std::int64_t d) {
   return zeros.data();
 }
 
-}  // namespace homotopt::cpu
+}  // namespace HOMOTOPT_CPU_NS

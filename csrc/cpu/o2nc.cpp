@@ -13,11 +13,12 @@
 #include <cstdint>
 #include <vector>
 
+#include "cpu/kernels.hpp"
 #include "backend.hpp"
 #include "cpu/parallel.hpp"
 #include "cpu/simd.hpp"
 
-namespace homotopt::cpu {
+namespace HOMOTOPT_CPU_NS {
 namespace {
 
 // Split points are multiples of kGrain elements of the concatenated range (256 B of float32).
@@ -224,4 +225,4 @@ O2ncResult o2nc_update(const std::vector<O2ncTensor>& tensors, const std::vector
   return result;
 }
 
-}  // namespace homotopt::cpu
+}  // namespace HOMOTOPT_CPU_NS

@@ -7,11 +7,12 @@
 #include <cstdint>
 #include <vector>
 
+#include "cpu/kernels.hpp"
 #include "backend.hpp"
 #include "cpu/phase_retrieval_kernel.hpp"
 #include "dtype_dispatch.hpp"
 
-namespace homotopt::cpu {
+namespace HOMOTOPT_CPU_NS {
 namespace {
 
 // Slabs of `n` rows for per-slab buffers of `width` doubles: about 4 blocks of rows each (fewer merges
@@ -110,4 +111,4 @@ void phase_retrieval_fitness(const ArrayView& A, const ArrayView& y, const Array
   visit_float(A.dtype, [&](auto t) { fitness_typed<decltype(t)>(A, y, mu, out); });
 }
 
-}  // namespace homotopt::cpu
+}  // namespace HOMOTOPT_CPU_NS

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "cpu/capability_namespace.hpp"
 #include "cpu/dot_block.hpp"
 #include "cpu/parallel.hpp"
 #include "cpu/random_span.hpp"
@@ -19,7 +20,7 @@
 #include "homotopt/problems/phase_retrieval.hpp"
 #include "homotopt/sample.hpp"
 
-namespace homotopt::cpu {
+namespace HOMOTOPT_CPU_NS {
 
 // W[k, c] = mu[c] + sigma * eps[k*d + c], eps from the normal stream at spec.key: one flat span of
 // K d numbers (so whole Philox batches), split across threads when large.
@@ -127,6 +128,8 @@ struct BlockScratch {
   }
 };
 
+constexpr std::int64_t kWeightChunk = 64;  // pairs whose weights are summed per pass (a multiple of 4)
+
 template <class T>
 void accumulate_block(BlockScratch<T>& b, std::int64_t nr, const PanelRows<T>& W, double power, Partial& p) {
   const std::int64_t d = W.d(), K = W.K(), Kp = W.padded_K();
@@ -158,16 +161,27 @@ void accumulate_block(BlockScratch<T>& b, std::int64_t nr, const PanelRows<T>& W
     const T yr = b.y[r];
     const T* z = b.z.data() + r * Kp;
     const double* a = b.a.data() + r * Kp;
-    double cj = 0.0, sr = 0.0;
-#pragma omp simd reduction(+ : cj, sr)
-    for (std::int64_t k = 0; k < Kp; ++k) {
-      const double w = lse.weight(a[k]);  // 0 for a = -inf
-      sr += w;
-      const double g = static_cast<double>(phase_retrieval_pair(z[k], yr).dfdz);
-      cj += w > 0.0 ? w * g : 0.0;  // a pair of weight 0 may have an infinite df/dz
+    // The weights and weighted df/dz of a chunk (elementwise, vectorized), then their sums in four fixed
+    // lanes (Kp is a multiple of 4) added in a fixed order: the same bits for every vector width, so
+    // every CPU capability agrees (an `omp simd reduction` would sum in the ISA's width).
+    double cl[4] = {}, sl[4] = {};
+    for (std::int64_t k0 = 0; k0 < Kp; k0 += kWeightChunk) {
+      const std::int64_t len = std::min(kWeightChunk, Kp - k0);
+      double w[kWeightChunk], wg[kWeightChunk];
+#pragma omp simd
+      for (std::int64_t i = 0; i < len; ++i) {
+        w[i] = lse.weight(a[k0 + i]);  // 0 for a = -inf
+        const double g = static_cast<double>(phase_retrieval_pair(z[k0 + i], yr).dfdz);
+        wg[i] = w[i] > 0.0 ? w[i] * g : 0.0;  // a pair of weight 0 may have an infinite df/dz
+      }
+      for (std::int64_t i = 0; i < len; i += 4)
+        for (int l = 0; l < 4; ++l) {
+          sl[l] += w[i + l];
+          cl[l] += wg[i + l];
+        }
     }
-    p.lse.s += sr;
-    c[r] = cj;
+    p.lse.s += (sl[0] + sl[1]) + (sl[2] + sl[3]);
+    c[r] = (cl[0] + cl[1]) + (cl[2] + cl[3]);
   }
 
   // u += sum_j c_j a_j, four rows per pass over u (rows beyond nr are zero, and so is their c_j).
@@ -229,4 +243,4 @@ void fitness_rows(BlockScratch<T>& b, const PanelRows<T>& points, const T* A, co
   }
 }
 
-}  // namespace homotopt::cpu
+}  // namespace HOMOTOPT_CPU_NS

@@ -6,13 +6,14 @@
 
 #include <cstdint>
 
+#include "cpu/capability_namespace.hpp"
 #include "homotopt/philox.hpp"
 
 #if defined(__AVX2__)
 #include <immintrin.h>
 #endif
 
-namespace homotopt::cpu {
+namespace HOMOTOPT_CPU_NS {
 
 constexpr int kBatchBlocks = 8;
 
@@ -76,4 +77,4 @@ HOMOTOPT_INLINE void philox_batch(const RandomKey& key, std::uint64_t b0, std::u
   philox_blocks(key, blocks, w);
 }
 
-}  // namespace homotopt::cpu
+}  // namespace HOMOTOPT_CPU_NS

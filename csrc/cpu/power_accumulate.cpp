@@ -3,11 +3,12 @@
 #include <cstdint>
 #include <vector>
 
+#include "cpu/kernels.hpp"
 #include "cpu/parallel.hpp"
 #include "homotopt/macros.hpp"
 #include "backend.hpp"
 
-namespace homotopt::cpu {
+namespace HOMOTOPT_CPU_NS {
 namespace {
 
 // Elements [i0, i1) of one tensor; returns whether some g probe was not 0 (never when b == 0). The flag
@@ -54,4 +55,4 @@ void power_accumulate(const std::vector<PowerAccumulateTensor>& tensors, const d
   if (bad) *flag = 1.0;
 }
 
-}  // namespace homotopt::cpu
+}  // namespace HOMOTOPT_CPU_NS

@@ -12,11 +12,12 @@
 #include <string>
 #include <vector>
 
+#include "cpu/kernels.hpp"
 #include "backend.hpp"
 #include "cpu/parallel.hpp"
 #include "dtype_dispatch.hpp"
 
-namespace homotopt::cpu {
+namespace HOMOTOPT_CPU_NS {
 namespace {
 
 std::string pair_name(std::int64_t p, const PairShape& shape, bool two_d) {
@@ -182,4 +183,4 @@ PowerWeightsStats power_weights(const ArrayView& values, double power, NanPolicy
   });
 }
 
-}  // namespace homotopt::cpu
+}  // namespace HOMOTOPT_CPU_NS

@@ -1,15 +1,17 @@
 // CPU backend of the built-in problems' evaluation functions (problems.cpp checks): the same header
-// math the runner models use (problems/*.hpp).
+// math the runner models use (problems/*.hpp). Compiled once per CPU capability: the ReLU fitness runs
+// the runner model's hot loop (relu_mean_fitness).
 #include <cmath>
 #include <vector>
 
 #include "backend.hpp"
+#include "cpu/kernels.hpp"
 #include "cpu/models/relu_model.hpp"
 #include "dtype_dispatch.hpp"
 #include "homotopt/problems/toy1d.hpp"
 #include "homotopt/problems/two_layer_relu.hpp"
 
-namespace homotopt::cpu {
+namespace HOMOTOPT_CPU_NS {
 
 void two_layer_relu_fitness(const ArrayView& W, const ArrayView& X, const ArrayView& y, std::int64_t k,
                             const ArrayView& out) {
@@ -34,4 +36,4 @@ void toy1d_fitness(const ArrayView& w, const ArrayView& eps, const ArrayView& ou
   }
 }
 
-}  // namespace homotopt::cpu
+}  // namespace HOMOTOPT_CPU_NS

@@ -3,12 +3,13 @@
 // the thread count.
 #include <cstdint>
 
+#include "cpu/kernels.hpp"
 #include "backend.hpp"
 #include "cpu/parallel.hpp"
 #include "cpu/random_span.hpp"
 #include "dtype_dispatch.hpp"
 
-namespace homotopt::cpu {
+namespace HOMOTOPT_CPU_NS {
 namespace {
 
 template <Distribution D, class T>
@@ -45,4 +46,4 @@ void random_indices(const ArrayView& out, std::uint64_t n, const RandomKey& key,
   generate_index_span(0, out.numel(), key, offset, n, [o](std::int64_t i, std::int64_t v) { o[i] = v; });
 }
 
-}  // namespace homotopt::cpu
+}  // namespace HOMOTOPT_CPU_NS

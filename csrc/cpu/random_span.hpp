@@ -7,11 +7,12 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "cpu/capability_namespace.hpp"
 #include "cpu/philox_batch.hpp"
 #include "homotopt/philox.hpp"
 #include "homotopt/random.hpp"
 
-namespace homotopt::cpu {
+namespace HOMOTOPT_CPU_NS {
 
 template <Distribution D>
 constexpr int kPerBlock = D == Distribution::normal ? 4 : 2;
@@ -96,4 +97,4 @@ HOMOTOPT_INLINE void generate_index_span(std::int64_t i0, std::int64_t i1, const
   by_blocks(i, i1);
 }
 
-}  // namespace homotopt::cpu
+}  // namespace HOMOTOPT_CPU_NS

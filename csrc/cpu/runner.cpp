@@ -8,13 +8,14 @@
 #include <memory>
 #include <vector>
 
+#include "cpu/kernels.hpp"
 #include "cpu/models/phase_retrieval_model.hpp"
 #include "cpu/models/relu_model.hpp"
 #include "cpu/models/toy1d_model.hpp"
 #include "cpu/parallel.hpp"
 #include "runner_impl.hpp"
 
-namespace homotopt::cpu {
+namespace HOMOTOPT_CPU_NS {
 namespace {
 
 RandomKey key_of(std::uint64_t seed, RandomStream stream, std::int64_t trial, std::int64_t t) {
@@ -215,4 +216,4 @@ std::unique_ptr<RunnerImpl> make_runner(const ProblemViews& problem, const RunCo
   return nullptr;
 }
 
-}  // namespace homotopt::cpu
+}  // namespace HOMOTOPT_CPU_NS

@@ -1,18 +1,20 @@
 // Internal: 32-byte SIMD vectors through GCC/Clang vector extensions (AVX2 registers with
-// -march=native on x86-64, pairs of 16-byte registers otherwise). No intrinsics, so the same code
-// compiles for any target. The backend builds with -ffp-contract=off, so fused multiply-adds are asked
-// for explicitly with fmadd() (one instruction with FMA hardware, a multiply and an add otherwise).
+// the avx2 and avx512 capabilities on x86-64, pairs of 16-byte registers otherwise). No intrinsics
+// beyond fmadd's, so the same code compiles for any target. The backend builds with -ffp-contract=off,
+// so fused multiply-adds are asked for explicitly with fmadd(): one instruction with FMA hardware, a
+// correctly rounded fma per lane otherwise, so every capability gives the same bits.
 #pragma once
 
 #include <cstring>
 
+#include "cpu/capability_namespace.hpp"
 #include "homotopt/macros.hpp"
 
 #if defined(__FMA__)
 #include <immintrin.h>
 #endif
 
-namespace homotopt::cpu {
+namespace HOMOTOPT_CPU_NS {
 
 template <class T> struct Vec;
 template <> struct Vec<float> {
@@ -45,14 +47,18 @@ HOMOTOPT_INLINE Vec<float>::type fmadd(Vec<float>::type a, Vec<float>::type b, V
 #if defined(__FMA__)
   return _mm256_fmadd_ps(a, b, c);
 #else
-  return a * b + c;
+  Vec<float>::type r;  // lane by lane, correctly rounded (libm's fma without FMA hardware): the same bits
+  for (int l = 0; l < 8; ++l) r[l] = __builtin_fmaf(a[l], b[l], c[l]);
+  return r;
 #endif
 }
 HOMOTOPT_INLINE Vec<double>::type fmadd(Vec<double>::type a, Vec<double>::type b, Vec<double>::type c) {
 #if defined(__FMA__)
   return _mm256_fmadd_pd(a, b, c);
 #else
-  return a * b + c;
+  Vec<double>::type r;
+  for (int l = 0; l < 4; ++l) r[l] = __builtin_fma(a[l], b[l], c[l]);
+  return r;
 #endif
 }
 
@@ -70,4 +76,4 @@ HOMOTOPT_INLINE double horizontal_sum(Vec<double>::type v) {
   return h[0] + h[1];
 }
 
-}  // namespace homotopt::cpu
+}  // namespace HOMOTOPT_CPU_NS

@@ -9,8 +9,9 @@
 
 int main() {
   const homotopt::BuildInfo info = homotopt::build_info();
-  std::printf("homotopt %s (%s, CUDA %s, OpenMP %s)\n", info.version.c_str(), info.compiler.c_str(),
-              info.cuda ? info.cuda_version.c_str() : "off", info.openmp ? "on" : "off");
+  std::printf("homotopt %s (%s, CUDA %s, OpenMP %s, CPU kernels: %s of %zu compiled)\n", info.version.c_str(),
+              info.compiler.c_str(), info.cuda ? info.cuda_version.c_str() : "off", info.openmp ? "on" : "off",
+              info.cpu_capability.c_str(), info.cpu_capabilities.size());
 
   const double values[2] = {0.0, 1.0};
   const double grads[2][2] = {{1.0, 0.0}, {0.0, 1.0}};

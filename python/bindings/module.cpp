@@ -3,6 +3,7 @@
 // C++ API, and converts back; homotopt::Error becomes ValueError, homotopt::TypeError TypeError, and
 // internal or CUDA errors RuntimeError.
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
 #include "homotopt/build_info.hpp"
 #include "homotopt/error.hpp"
@@ -49,6 +50,8 @@ PYBIND11_MODULE(_core, m) {
     d["cuda"] = b.cuda;
     d["cuda_version"] = b.cuda_version;
     d["cuda_architectures"] = b.cuda_architectures;
+    d["cpu_capabilities"] = py::cast(b.cpu_capabilities);
+    d["cpu_capability"] = b.cpu_capability;
     return d;
   });
   m.def("num_threads", &homotopt::num_threads);

@@ -40,7 +40,9 @@ def __getattr__(name: str):
 
 
 def build_info() -> dict:
-    """What this build holds: version, compiler and flags, OpenMP, and whether CUDA was compiled in."""
+    """What this build holds: version, compiler and flags, OpenMP, whether CUDA was compiled in (and for
+    which architectures), the CPU capabilities compiled in (``cpu_capabilities``) and the one this process
+    runs (``cpu_capability``; the environment variable HOMOTOPT_CPU_CAPABILITY forces one)."""
     return dict(_core.build_info())
 
 

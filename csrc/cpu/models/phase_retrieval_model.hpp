@@ -7,11 +7,12 @@
 #include <limits>
 #include <vector>
 
+#include "cpu/capability_namespace.hpp"
 #include "cpu/phase_retrieval_kernel.hpp"
 #include "homotopt/power_gradient.hpp"
 #include "homotopt/runner.hpp"
 
-namespace homotopt::cpu {
+namespace HOMOTOPT_CPU_NS {
 
 template <class T>
 class PhaseRetrievalModel {
@@ -96,4 +97,4 @@ class PhaseRetrievalModel {
   std::int64_t n_ = 0, d_ = 0;
 };
 
-}  // namespace homotopt::cpu
+}  // namespace HOMOTOPT_CPU_NS

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "cpu/capability_namespace.hpp"
 #include "cpu/random_span.hpp"
 #include "homotopt/lse.hpp"
 #include "homotopt/power_gradient.hpp"
@@ -15,16 +16,22 @@
 #include "homotopt/runner.hpp"
 #include "homotopt/sample.hpp"
 
-namespace homotopt::cpu {
+namespace HOMOTOPT_CPU_NS {
 
 // h = W x: the k pre-activations of one input (W: k x n row-major), summed in float64, rounded to T.
 template <class T>
 void relu_preactivations(const T* W, const T* x, std::int64_t k, std::int64_t n, T* h) {
   for (std::int64_t i = 0; i < k; ++i) {
     const T* wi = W + i * n;
-    double acc = 0.0;
-#pragma omp simd reduction(+ : acc)
-    for (std::int64_t c = 0; c < n; ++c) acc += static_cast<double>(wi[c]) * static_cast<double>(x[c]);
+    // Four fixed lanes summed in a fixed order: the same bits for every CPU capability's vector width.
+    double lanes[4] = {};
+    std::int64_t c = 0;
+    for (; c + 4 <= n; c += 4) {
+#pragma omp simd
+      for (int l = 0; l < 4; ++l) lanes[l] += static_cast<double>(wi[c + l]) * static_cast<double>(x[c + l]);
+    }
+    double acc = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
+    for (; c < n; ++c) acc += static_cast<double>(wi[c]) * static_cast<double>(x[c]);
     h[i] = static_cast<T>(acc);
   }
 }
@@ -167,4 +174,4 @@ class ReluModel {
   std::int64_t k_ = 0, n_ = 0, nval_ = 0, ntest_ = 0;
 };
 
-}  // namespace homotopt::cpu
+}  // namespace HOMOTOPT_CPU_NS

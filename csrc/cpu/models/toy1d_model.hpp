@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "cpu/capability_namespace.hpp"
 #include "homotopt/lse.hpp"
 #include "homotopt/philox.hpp"
 #include "homotopt/power_gradient.hpp"
@@ -14,7 +15,7 @@
 #include "homotopt/runner.hpp"
 #include "homotopt/sample.hpp"
 
-namespace homotopt::cpu {
+namespace HOMOTOPT_CPU_NS {
 
 class Toy1DModel {
  public:
@@ -44,7 +45,7 @@ class Toy1DModel {
     for (std::int64_t k = 0; k < K; ++k) {
       ws.w[k] = spec.sigma == 0.0 ? mu[0] : sample_point<double>(mu[0], spec.sigma, normal_at(spec.key, k));
       for (std::int64_t j = 0; j < J; ++j) {
-        const double a = power_exponent(spec.power, toy1d_fitness(ws.w[k], ws.eps[j]));
+        const double a = power_exponent(spec.power, homotopt::toy1d_fitness(ws.w[k], ws.eps[j]));
         ws.a[k * J + j] = a;
         m = a > m ? a : m;
       }
@@ -68,15 +69,15 @@ class Toy1DModel {
     const std::int64_t J = static_cast<std::int64_t>(ws.eps.size());
     for (std::int64_t p = 0; p < P; ++p) {
       double sum = 0.0;
-      for (std::int64_t j = 0; j < J; ++j) sum += toy1d_fitness(points[p], ws.eps[j]);
+      for (std::int64_t j = 0; j < J; ++j) sum += homotopt::toy1d_fitness(points[p], ws.eps[j]);
       out[p] = sum / static_cast<double>(J);
     }
   }
 
   double validation(Workspace&, const double* mu) const {
-    if (nval_ == 0) return toy1d_fitness(mu[0], 0.0);
+    if (nval_ == 0) return homotopt::toy1d_fitness(mu[0], 0.0);
     double sum = 0.0;
-    for (std::int64_t j = 0; j < nval_; ++j) sum += toy1d_fitness(mu[0], val_[j]);
+    for (std::int64_t j = 0; j < nval_; ++j) sum += homotopt::toy1d_fitness(mu[0], val_[j]);
     return sum / static_cast<double>(nval_);
   }
 
@@ -89,4 +90,4 @@ class Toy1DModel {
   double w_star_;
 };
 
-}  // namespace homotopt::cpu
+}  // namespace HOMOTOPT_CPU_NS

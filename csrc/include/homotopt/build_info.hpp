@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "homotopt/macros.hpp"
 
@@ -10,13 +11,19 @@ namespace homotopt {
 struct BuildInfo {
   std::string version;
   std::string compiler;            // e.g. "GNU 12.2.0"
-  std::string cxx_flags;           // the CPU backend's extra flags (-march=native, ...)
+  std::string cxx_flags;           // the CPU backend's common flags (each capability adds its own)
   std::string build_type;          // CMake build type
   bool openmp = false;
   int openmp_version = 0;          // _OPENMP, e.g. 201511
   bool cuda = false;               // the CUDA backend was compiled in
   std::string cuda_version;        // nvcc version, empty without CUDA
-  std::string cuda_architectures;  // e.g. "90"
+  std::string cuda_architectures;  // e.g. "80,90,100"
+  // CPU kernels: the capabilities compiled in ("baseline", "avx2", "avx512"; "native" alone in a
+  // HOMOTOPT_NATIVE build) and the one this process runs (HOMOTOPT_CPU_CAPABILITY, or the best one the
+  // CPU supports). build_info() throws homotopt::Error if HOMOTOPT_CPU_CAPABILITY names one that is not
+  // compiled in or that this CPU cannot run.
+  std::vector<std::string> cpu_capabilities;
+  std::string cpu_capability;
 };
 
 HOMOTOPT_API BuildInfo build_info();

@@ -1,0 +1,15 @@
+# Cross-compiling for 64-bit ARM Linux with Debian's g++-aarch64-linux-gnu (.ci/run). Programs built
+# with it (ctest's tests, add_test, the example) run through qemu-user when it is installed.
+set(CMAKE_SYSTEM_NAME Linux)
+set(CMAKE_SYSTEM_PROCESSOR aarch64)
+set(CMAKE_C_COMPILER aarch64-linux-gnu-gcc)
+set(CMAKE_CXX_COMPILER aarch64-linux-gnu-g++)
+set(CMAKE_FIND_ROOT_PATH /usr/aarch64-linux-gnu)
+set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
+set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
+set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)
+set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE BOTH)
+find_program(HOMOTOPT_QEMU_AARCH64 NAMES qemu-aarch64-static qemu-aarch64)
+if(HOMOTOPT_QEMU_AARCH64)
+  set(CMAKE_CROSSCOMPILING_EMULATOR ${HOMOTOPT_QEMU_AARCH64} -L /usr/aarch64-linux-gnu)
+endif()
