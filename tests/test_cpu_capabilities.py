@@ -1,7 +1,8 @@
 """Runtime CPU dispatch: the capabilities compiled in, forcing one with HOMOTOPT_CPU_CAPABILITY, the
 error for a bad value, and the same bits from every capability this CPU can run (each kernel on the
 inputs below: sizes that exercise the vector bodies and their tails, both dtypes, every Philox
-distribution, the O2NC update with and without weight decay, the built-in problems' fitness, and the
+distribution, the O2NC update with and without weight decay (float16/bfloat16 through homotopt.torch
+when torch is installed), the built-in problems' fitness, and the
 runner on all three problems)."""
 
 from __future__ import annotations
@@ -65,6 +66,23 @@ for dtype in (np.float64, np.float32):
         out[f"fit_relu_{tag}_{n}"] = np.atleast_1d(relu.fitness(relu.random_start(3, seed=2)))
 out["run_toy1d"] = homotopt.prog_powerhp(Toy1D(noise=0.05, validation_size=20, seed=1),
                                          Toy1D(noise=0.05).random_start(2, seed=0), **kw).final_mu.ravel()
+try:  # O2NC on float16/bfloat16 parameters (16-bit or float32 D): reached through homotopt.torch
+    import torch
+    import homotopt.torch as ht
+except ImportError:
+    torch = None
+if torch is not None:
+    for dt in (torch.float16, torch.bfloat16):
+        for buffer_dtype in (None, torch.float32):
+            ps = [torch.nn.Parameter(torch.tensor(rng.standard_normal(n), dtype=dt)) for n in (7, 64, 1001)]
+            opt = ht.ExpO2NC(ps, lr=0.05, momentum=0.9, weight_decay=0.01, seed=3, buffer_dtype=buffer_dtype)
+            for _ in range(3):
+                for q in ps:
+                    q.grad = torch.tensor(rng.standard_normal(q.numel()), dtype=dt)
+                opt.step()
+            key = f"o2nc16_{str(dt)[6:]}_{buffer_dtype is None}"
+            out[key] = np.concatenate([np.concatenate([q.detach().double().numpy(), opt.state[q]["D"].double().numpy()])
+                                       for q in ps])
 toy = Toy1D(noise=0.05, validation_size=20, seed=1)
 out["fit_toy1d"] = np.atleast_1d(toy.fitness(toy.random_start(4, seed=3)))
 out["indices"] = hrandom.integers(97, 1003, seed=6, step=1)
