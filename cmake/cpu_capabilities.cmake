@@ -79,8 +79,14 @@ function(homotopt_add_cpu_capabilities target)
         get_filename_component(name ${src} NAME)
         list(APPEND outs ${dir}/${name}${CMAKE_CXX_OUTPUT_EXTENSION})
       endforeach()
+      # A sanitizer adds a module constructor (registration of globals) to every object: allowed only
+      # in sanitizer builds, which are test builds run on a machine that has every capability.
+      set(allow_init OFF)
+      if(CMAKE_CXX_FLAGS MATCHES "-fsanitize")
+        set(allow_init ON)
+      endif()
       add_custom_command(OUTPUT ${outs}
-        COMMAND ${CMAKE_COMMAND} -DNM=${CMAKE_NM} -DREADELF=${CMAKE_READELF} -DOBJCOPY=${CMAKE_OBJCOPY}
+        COMMAND ${CMAKE_COMMAND} -DALLOW_INIT=${allow_init} -DNM=${CMAKE_NM} -DREADELF=${CMAKE_READELF} -DOBJCOPY=${CMAKE_OBJCOPY}
                 -DPREFIX=homotopt_${cap}. -DOUTDIR=${dir} "-DINPUTS=$<JOIN:$<TARGET_OBJECTS:${obj}>,|>"
                 -P ${CMAKE_CURRENT_SOURCE_DIR}/cmake/isolate_objects.cmake
         DEPENDS ${obj} $<TARGET_OBJECTS:${obj}> ${CMAKE_CURRENT_SOURCE_DIR}/cmake/isolate_objects.cmake
