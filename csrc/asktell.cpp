@@ -184,72 +184,69 @@ void ProgPowerHP::move(const double* directions, const std::vector<double>& log_
   pending_step_ = -1;
 }
 
-void ProgPowerHP::tell(const double* values, const double* grads, std::int64_t J, NanPolicy policy) {
-  HOMOTOPT_CHECK(values != nullptr && grads != nullptr, "values, grads: expected buffers, got null");
-  HOMOTOPT_CHECK(J >= 1, "batch: expected J >= 1 data points per sample, got ", J);
-  const std::int64_t R = config_.runs, K = config_.num_samples, d = config_.dim, KJ = K * J;
+template <class Reduce>
+void ProgPowerHP::reduce_runs(const double* values, std::int64_t J, Reduce&& reduce) {
+  const std::int64_t KJ = config_.num_samples * J;
   std::vector<double> fitness(static_cast<std::size_t>(KJ));
-  std::vector<double> directions(static_cast<std::size_t>(R * d)), log_scales(static_cast<std::size_t>(R));
-  std::vector<AskTellRunStats> stats(static_cast<std::size_t>(R));
-  // Reduce every run first, so that a rejected call (NaN under raise) leaves the state untouched.
   const std::vector<double> spread_before = state_.spread;
   const std::vector<AskTellRunStats> last_before = last_;
   try {
-    for (std::int64_t r = 0; r < R; ++r) {
+    for (std::int64_t r = 0; r < config_.runs; ++r) {
       for (std::int64_t i = 0; i < KJ; ++i) fitness[i] = to_fitness(values[r * KJ + i]);
-      const double N = applied_power(r, fitness.data(), KJ);
-      PowerState st(d);
-      // grads of the objective; with maximize = false they are loss gradients: the direction's sign flips.
-      st.update(make_view(fitness.data(), {K, J}), make_view(grads + r * KJ * d, {K, J, d}), N, policy);
-      const PowerResultStats res = st.result(make_view(directions.data() + r * d, {d}));
-      if (!config_.maximize) {
-        for (std::int64_t i = 0; i < d; ++i) directions[r * d + i] = -directions[r * d + i];
-      }
-      log_scales[r] = res.log_scale;
-      stats[r] = last_[r];
-      stats[r].count = res.count;
-      stats[r].omitted = res.omitted;
+      reduce(r, fitness.data(), applied_power(r, fitness.data(), KJ));
     }
   } catch (...) {
     state_.spread = spread_before;
     last_ = last_before;
     throw;
   }
+}
+
+void ProgPowerHP::record_evaluations(const double* values, std::int64_t J) {
+  const std::int64_t R = config_.runs, K = config_.num_samples, d = config_.dim;
   std::vector<double> samples(static_cast<std::size_t>(R * K * d));
   ask(samples.data());
-  for (std::int64_t r = 0; r < R; ++r) track_best(r, values + r * KJ, J, samples.data() + r * K * d);
+  for (std::int64_t r = 0; r < R; ++r) track_best(r, values + r * K * J, J, samples.data() + r * K * d);
+  state_.evaluations += R * K * J;
+}
+
+void ProgPowerHP::tell(const double* values, const double* grads, std::int64_t J, NanPolicy policy) {
+  HOMOTOPT_CHECK(values != nullptr && grads != nullptr, "values, grads: expected buffers, got null");
+  HOMOTOPT_CHECK(J >= 1, "batch: expected J >= 1 data points per sample, got ", J);
+  const std::int64_t R = config_.runs, K = config_.num_samples, d = config_.dim, KJ = K * J;
+  std::vector<double> directions(static_cast<std::size_t>(R * d)), log_scales(static_cast<std::size_t>(R));
+  std::vector<AskTellRunStats> stats(static_cast<std::size_t>(R));
+  // Reduce every run first, so that a rejected call (NaN under raise) leaves the state untouched.
+  reduce_runs(values, J, [&](std::int64_t r, const double* fitness, double N) {
+    PowerState st(d);
+    // grads of the objective; with maximize = false they are loss gradients: the direction's sign flips.
+    st.update(make_view(fitness, {K, J}), make_view(grads + r * KJ * d, {K, J, d}), N, policy);
+    const PowerResultStats res = st.result(make_view(directions.data() + r * d, {d}));
+    if (!config_.maximize) {
+      for (std::int64_t i = 0; i < d; ++i) directions[r * d + i] = -directions[r * d + i];
+    }
+    log_scales[r] = res.log_scale;
+    stats[r] = last_[r];
+    stats[r].count = res.count;
+    stats[r].omitted = res.omitted;
+  });
+  record_evaluations(values, J);
   last_ = stats;
-  state_.evaluations += R * KJ;
   move(directions.data(), log_scales);
 }
 
 void ProgPowerHP::weights(const double* values, std::int64_t J, double* out, NanPolicy policy) {
   HOMOTOPT_CHECK(values != nullptr && out != nullptr, "values, out: expected buffers, got null");
   HOMOTOPT_CHECK(J >= 1, "batch: expected J >= 1 data points per sample, got ", J);
-  const std::int64_t R = config_.runs, K = config_.num_samples, KJ = K * J;
-  std::vector<double> fitness(static_cast<std::size_t>(KJ));
-  std::vector<double> log_scales(static_cast<std::size_t>(R));
-  const std::vector<double> spread_before = state_.spread;
-  const std::vector<AskTellRunStats> last_before = last_;
-  try {
-    for (std::int64_t r = 0; r < R; ++r) {
-      for (std::int64_t i = 0; i < KJ; ++i) fitness[i] = to_fitness(values[r * KJ + i]);
-      const double N = applied_power(r, fitness.data(), KJ);
-      const PowerWeightsStats w = power_weights(make_view(fitness.data(), {K, J}), N, policy,
-                                                make_view(out + r * KJ, {K, J}));
-      log_scales[r] = w.count ? w.log_sum_exp - std::log(static_cast<double>(w.count)) + std::log(N) : -kInf;
-      last_[r].count = w.count;
-      last_[r].omitted = w.omitted;
-    }
-  } catch (...) {
-    state_.spread = spread_before;
-    last_ = last_before;
-    throw;
-  }
-  std::vector<double> samples(static_cast<std::size_t>(R * K * config_.dim));
-  ask(samples.data());
-  for (std::int64_t r = 0; r < R; ++r) track_best(r, values + r * KJ, J, samples.data() + r * K * config_.dim);
-  state_.evaluations += R * KJ;
+  const std::int64_t K = config_.num_samples, KJ = K * J;
+  std::vector<double> log_scales(static_cast<std::size_t>(config_.runs));
+  reduce_runs(values, J, [&](std::int64_t r, const double* fitness, double N) {
+    const PowerWeightsStats w = power_weights(make_view(fitness, {K, J}), N, policy, make_view(out + r * KJ, {K, J}));
+    log_scales[r] = w.count ? w.log_sum_exp - std::log(static_cast<double>(w.count)) + std::log(N) : -kInf;
+    last_[r].count = w.count;
+    last_[r].omitted = w.omitted;
+  });
+  record_evaluations(values, J);
   pending_log_scale_ = log_scales;
   pending_step_ = state_.step;
 }

@@ -130,6 +130,13 @@ class HOMOTOPT_API ProgPowerHP {
   double applied_power(std::int64_t run, const double* fitness, std::int64_t pairs);
   // The best evaluated sample of run r from its values (objective's sense), unless it has reports.
   void track_best(std::int64_t run, const double* values, std::int64_t batch, const double* samples);
+  // Calls reduce(r, fitness, N) for every run r with its K x J fitness values and applied power; when a
+  // run throws (NaN under raise), the spread and the last stats are restored: a rejected call changes
+  // nothing.
+  template <class Reduce>
+  void reduce_runs(const double* values, std::int64_t batch, Reduce&& reduce);
+  // After a reduction: every run's best evaluated sample, and the evaluation counter.
+  void record_evaluations(const double* values, std::int64_t batch);
   // mu_r += c d for direction d in the ascent sense; bounds; advances t.
   void move(const double* directions, const std::vector<double>& log_scales);
 
