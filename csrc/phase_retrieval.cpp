@@ -72,10 +72,10 @@ void phase_retrieval_power_update(PowerState& state, const ArrayView& A, const A
   PowerState::Parts parts;
   dispatch::kernel(&Kernels::phase_retrieval_reduce, A.device, "phase_retrieval_power_gradient")(
       A, y, mu, rows, spec, parts, u.data());
-  // lse.hpp's overflow rule: the fitness of checked finite data is mathematically finite, so every
-  // counted N f being -inf means that N f (or the fitness itself) overflowed at the largest one.
-  HOMOTOPT_CHECK(!power_max_overflowed(parts.lse, true), "power: N f is -inf for every pair (power ", spec.power,
-                 "; power * fitness or the fitness itself overflows): the largest N f is not representable");
+  // An overflowed N f follows lse.hpp's limit rule. The fitness of checked finite data is mathematically
+  // finite, so a state with no weight at all means the fitness itself overflowed to -inf at every pair.
+  HOMOTOPT_CHECK(parts.lse.m > -kInf || parts.lse.limit(), "A, y: the fitness is -inf for every pair (it "
+                 "overflows float64 at these A, y and mu): no pair has a weight");
   state.merge_parts(spec.power, parts, u.data());
 }
 

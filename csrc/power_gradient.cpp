@@ -121,6 +121,10 @@ double PowerState::max_exponent() const {
   std::lock_guard<std::mutex> lock(mutex_.m);
   return lse_.m;
 }
+double PowerState::limit_top() const {
+  std::lock_guard<std::mutex> lock(mutex_.m);
+  return lse_.top;
+}
 double PowerState::scaled_sum() const {
   std::lock_guard<std::mutex> lock(mutex_.m);
   return lse_.s;
@@ -155,21 +159,30 @@ void PowerState::merge(const PowerState& other) {
 }
 
 PowerState PowerState::from_parts(double power, double m, double s, std::int64_t count,
-                                  std::int64_t omitted, std::vector<double> u) {
+                                  std::int64_t omitted, std::vector<double> u, double top) {
   HOMOTOPT_CHECK(!u.empty(), "u: expected d >= 1 entries, got none");
   HOMOTOPT_CHECK(count >= 0 && omitted >= 0, "count, omitted: expected >= 0, got ", count, ", ", omitted);
   HOMOTOPT_CHECK(std::isfinite(s) && s >= 0.0, "s: expected a finite s >= 0, got ", s);
-  HOMOTOPT_CHECK(!std::isnan(m) && m != kInf, "m: expected a finite m or -inf, got ", m);
+  HOMOTOPT_CHECK(!std::isnan(m), "m: expected a number, got ", m);
+  HOMOTOPT_CHECK(top == -kInf || std::isfinite(top), "top: expected a finite value or -inf, got ", top);
   for (double ui : u) HOMOTOPT_CHECK(std::isfinite(ui), "u: expected finite entries, got ", ui);
   const bool empty = count == 0 && omitted == 0;
   HOMOTOPT_CHECK(empty || (std::isfinite(power) && power >= 0.0),
                  "power: expected a finite N >= 0, got ", power);
   // What update and merge can produce: a finite m has its own term e^0 = 1 in s, and no term exceeds 1;
-  // m = -inf (nothing counted, or every counted f = -inf) has s = 0 and u = 0.
-  if (m == -kInf) {
+  // m = -inf (nothing counted, or every counted f = -inf) has s = 0 and u = 0; lse.hpp's limit mode
+  // (a finite top whose N top overflowed to m = +-inf) has s = the number of ties, 1 <= s <= count.
+  if (top != -kInf) {
+    HOMOTOPT_CHECK(power_exponent(power, top) == m && !std::isfinite(m),
+                   "top: expected a value whose power * top overflows to m = +-inf (the limit mode), got top ",
+                   top, " with m ", m, " and power ", power);
+    HOMOTOPT_CHECK(s >= 1.0 && s <= static_cast<double>(count) && s == std::floor(s),
+                   "s: expected the number of ties 1 <= s <= count = ", count, " in the limit mode, got ", s);
+  } else if (m == -kInf) {
     HOMOTOPT_CHECK(s == 0.0, "s: expected s = 0 with m = -inf, got ", s);
     for (double ui : u) HOMOTOPT_CHECK(ui == 0.0, "u: expected zeros with m = -inf, got ", ui);
   } else {
+    HOMOTOPT_CHECK(m != kInf, "m: expected a finite m or -inf without a top (the limit mode), got ", m);
     HOMOTOPT_CHECK(count > 0, "m: expected m = -inf with count = 0, got ", m);
     HOMOTOPT_CHECK(s >= 1.0 && s <= static_cast<double>(count) * (1.0 + 1e-9),
                    "s: expected s > 0 (1 <= s <= count = ", count, " with a finite m), got ", s);
@@ -177,7 +190,7 @@ PowerState PowerState::from_parts(double power, double m, double s, std::int64_t
   PowerState state(static_cast<std::int64_t>(u.size()));
   if (empty) return state;
   state.power_ = power;
-  state.lse_ = LseState{m, s};
+  state.lse_ = LseState{m, s, top};
   state.count_ = count;
   state.omitted_ = omitted;
   state.u_ = std::move(u);

@@ -63,12 +63,12 @@ class DeviceBuffer {
 // initializers (LseState's empty state), so the bytes are declared plainly and viewed as LseStates.
 template <int N>
 struct LseShared {
-  double raw[2 * N];
+  double raw[3 * N];
   __device__ LseState* get() { return reinterpret_cast<LseState*>(raw); }
 };
-static_assert(sizeof(LseState) == 2 * sizeof(double), "LseState is (m, s)");
+static_assert(sizeof(LseState) == 3 * sizeof(double), "LseState is (m, s, top)");
 
-// Merges the (m, s) of every thread of the block into thread 0's, as a tree over shared memory:
+// Merges the (m, s, top) of every thread of the block into thread 0's, as a tree over shared memory:
 // the same order on every run (no float atomics), so results are bitwise reproducible.
 template <int kThreads>
 __device__ LseState block_merge(LseState mine, LseState* shared) {

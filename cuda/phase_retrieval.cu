@@ -114,7 +114,7 @@ __global__ void __launch_bounds__(kThreads) rows_kernel(const T* A, const T* y, 
   T (*partial)[kTile] = reinterpret_cast<T (*)[kTile]>(smem);  // the warps' tiles, tree-summed (aliases)
   __shared__ __align__(16) T z[kTile];                         // the group's z, row-major BM x KG
   __shared__ std::int64_t row_index[BM], sample_index[KG];
-  __shared__ double c_row[BM], m_row[BM], s_row[BM];
+  __shared__ double c_row[BM], m_row[BM], s_row[BM], top_row[BM];
 
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, g = lane / SG, h = lane % SG;
   const std::int64_t j0 = blockIdx.x * static_cast<std::int64_t>(BM);
@@ -198,7 +198,7 @@ __global__ void __launch_bounds__(kThreads) rows_kernel(const T* A, const T* y, 
     for (int off = kRowThreads / 2; off > 0; off /= 2) mg = fmax(mg, __shfl_xor_sync(0xffffffffu, mg, off));
     LseState group;  // the group's terms relative to their own max mg
     double cg = 0.0;
-    if (mg != -kInf) {
+    if (mg > -kInf && mg < kInf) {
       group.add_block(mg);
       for (int k = wl; k < kn; k += kRowThreads) {
         const PairValue<T> pv = phase_retrieval_pair(z[wr * KG + k], y_row);
@@ -206,6 +206,21 @@ __global__ void __launch_bounds__(kThreads) rows_kernel(const T* A, const T* y, 
         group.s += w;
         if (w > 0.0) cg = fma(w, static_cast<double>(pv.dfdz), cg);
       }
+    } else {  // N f overflowed (or no pair has a weight): lse.hpp's limit rule, weight 1 for the largest f's ties
+      double tg = -kInf;
+      for (int k = wl; k < kn; k += kRowThreads)
+        tg = fmax(tg, static_cast<double>(phase_retrieval_pair(z[wr * KG + k], y_row).f));
+#pragma unroll
+      for (int off = kRowThreads / 2; off > 0; off /= 2) tg = fmax(tg, __shfl_xor_sync(0xffffffffu, tg, off));
+      bool counts = false;
+      group.add_limit_block(mg, tg, counts);
+      if (counts)
+        for (int k = wl; k < kn; k += kRowThreads) {
+          const PairValue<T> pv = phase_retrieval_pair(z[wr * KG + k], y_row);
+          if (group.limit_weight(static_cast<double>(pv.f)) == 0.0) continue;
+          group.s += 1.0;
+          cg += static_cast<double>(pv.dfdz);
+        }
     }
 #pragma unroll
     for (int off = kRowThreads / 2; off > 0; off /= 2) {
@@ -223,18 +238,24 @@ __global__ void __launch_bounds__(kThreads) rows_kernel(const T* A, const T* y, 
     const bool real = wr < nr;
     m_row[wr] = real ? run.m : -kInf;
     s_row[wr] = real ? run.s : 0.0;
+    top_row[wr] = real ? run.top : -kInf;
     c_row[wr] = real ? c_run : 0.0;
   }
   __syncthreads();
-  __shared__ double m_block;
+  __shared__ double m_block, top_block;
   if (threadIdx.x == 0) {
-    double m = -kInf;
-    for (int r = 0; r < BM; ++r) m = m_row[r] > m ? m_row[r] : m;
-    m_block = m;
+    LseState best;  // the highest-ranked row (lse.hpp: m, then top for the same infinite m)
+    for (int r = 0; r < BM; ++r) {
+      const LseState row{m_row[r], 1.0, top_row[r]};
+      if (best.ranks_below(row)) best = row;
+    }
+    m_block = best.m;
+    top_block = best.top;
   }
   __syncthreads();
   if (threadIdx.x < BM) {
-    const double f = LseState{m_row[threadIdx.x], s_row[threadIdx.x]}.factor_to(m_block);
+    const double f = LseState{m_row[threadIdx.x], s_row[threadIdx.x], top_row[threadIdx.x]}.factor_to(
+        LseState{m_block, 1.0, top_block});
     c_row[threadIdx.x] *= f;
     s_row[threadIdx.x] *= f;
   }
@@ -242,7 +263,7 @@ __global__ void __launch_bounds__(kThreads) rows_kernel(const T* A, const T* y, 
   if (threadIdx.x == 0) {
     double s = 0.0;
     for (int r = 0; r < BM; ++r) s += s_row[r];
-    states[blockIdx.x] = LseState{m_block, s};
+    states[blockIdx.x] = LseState{m_block, s, top_block};
   }
   // u_b = sum_j c_j a_j (A's rows again, mostly from L2), eight loads in flight per thread.
   for (std::int64_t c = threadIdx.x; c < d; c += kThreads) {
@@ -262,7 +283,7 @@ __global__ void __launch_bounds__(kThreads) rows_kernel(const T* A, const T* y, 
 
 // Merges the blocks' states in a fixed order: (m, s) by a tree over the threads (in every block), then
 // u for 32 columns per block, 8 threads per column each over every 8th state, summed in order.
-// out: u (d), then m and s.
+// out: u (d), then m, s and (after the first bad row's slot) top.
 constexpr int kMergeColumns = 32, kMergeLanes = kThreads / kMergeColumns;
 
 __global__ void merge_kernel(const LseState* states, int blocks, const double* partial_u, std::int64_t d,
@@ -275,6 +296,7 @@ __global__ void merge_kernel(const LseState* states, int blocks, const double* p
   if (blockIdx.x == 0 && threadIdx.x == 0) {
     out[d] = all.m;
     out[d + 1] = all.s;
+    out[d + 3] = all.top;
   }
   const int column = threadIdx.x % kMergeColumns, lane = threadIdx.x / kMergeColumns;
   const std::int64_t c = blockIdx.x * static_cast<std::int64_t>(kMergeColumns) + column;
@@ -283,7 +305,7 @@ __global__ void merge_kernel(const LseState* states, int blocks, const double* p
   for (int b0 = 0; b0 < blocks; b0 += kThreads) {
     const int b = b0 + threadIdx.x;
     __syncthreads();
-    scale[threadIdx.x] = b < blocks ? states[b].factor_to(all.m) : 0.0;
+    scale[threadIdx.x] = b < blocks ? states[b].factor_to(all) : 0.0;
     __syncthreads();
     const int count = blocks - b0 < kThreads ? blocks - b0 : kThreads;
     if (c < d)
@@ -340,10 +362,10 @@ void reduce_typed(const ArrayView& A_view, const ArrayView& y_view, const ArrayV
   const int blocks = static_cast<int>((J + block_rows - 1) / block_rows);
   const bool vectorized = d % (16 / sizeof(T)) == 0 && reinterpret_cast<std::uintptr_t>(A) % 16 == 0;
 
-  // One workspace: W, the block states, the blocks' u, and the result (u, m, s, first bad row).
+  // One workspace: W, the block states, the blocks' u, and the result (u, m, s, first bad row, top).
   const std::size_t w_bytes = part_bytes<T>(K * d), st_bytes = part_bytes<LseState>(blocks),
                     pu_bytes = part_bytes<double>(static_cast<std::int64_t>(blocks) * d);
-  const std::int64_t out_count = d + 3;
+  const std::int64_t out_count = d + 4;
   DeviceBuffer<unsigned char> work(w_bytes + st_bytes + pu_bytes + part_bytes<double>(out_count), stream);
   T* W = reinterpret_cast<T*>(work.get());
   auto* states = reinterpret_cast<LseState*>(work.get() + w_bytes);
@@ -368,7 +390,7 @@ void reduce_typed(const ArrayView& A_view, const ArrayView& y_view, const ArrayV
   HOMOTOPT_CHECK(bad == ~0ull, "rows: expected row indices in [0, n) = [0, ", n,
                  "), got one out of range at position ", bad);
   for (std::int64_t c = 0; c < d; ++c) u_host[c] = host[c];
-  parts = PowerState::Parts{LseState{host[d], host[d + 1]}, J * K, 0};
+  parts = PowerState::Parts{LseState{host[d], host[d + 1], host[d + 3]}, J * K, 0};
 }
 
 }  // namespace

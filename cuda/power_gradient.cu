@@ -27,7 +27,8 @@ struct Scan {  // one block's share of pass 1
   unsigned long long count, omitted;
 };
 
-// The pair's exponent, or +inf when it is excluded, bad or omitted (code says which).
+// The pair's exponent, or +inf when it is excluded, bad or omitted (code says which). An exponent that
+// overflowed follows lse.hpp's limit rule (LseState::add and weight_of take the value too).
 template <class T>
 __device__ double exponent_of(const T* values, std::int64_t p, double power, const std::uint8_t* excluded, int& code) {
   code = 0;
@@ -40,16 +41,12 @@ __device__ double exponent_of(const T* values, std::int64_t p, double power, con
     code = 2;
     return kInf;
   }
-  const double a = power_exponent(power, v);
-  if (power_exponent_overflows(a)) code = 3;
-  if (power_exponent_underflowed(a, v)) code = 4;  // weight 0; an error only if it is the max (lse.hpp)
-  return a;
+  return power_exponent(power, v);
 }
 
 template <class T>
 __global__ void scan_kernel(const T* values, std::int64_t P, double power, const std::uint8_t* excluded,
-                            Scan* partial, unsigned long long* first_bad, unsigned long long* first_overflow,
-                            unsigned long long* first_underflow) {
+                            Scan* partial, unsigned long long* first_bad) {
   __shared__ LseShared<kThreads> lse_shared;
   __shared__ unsigned long long count_shared[kThreads];
   LseState mine;
@@ -63,13 +60,8 @@ __global__ void scan_kernel(const T* values, std::int64_t P, double power, const
       if (code == 2) atomicMin(first_bad, static_cast<unsigned long long>(p));
       continue;
     }
-    if (code == 3) {
-      atomicMin(first_overflow, static_cast<unsigned long long>(p));
-      continue;
-    }
-    if (code == 4) atomicMin(first_underflow, static_cast<unsigned long long>(p));
     ++count;
-    mine.add(a);
+    mine.add(a, static_cast<double>(values[p]));
   }
   const LseState merged = block_merge<kThreads>(mine, lse_shared.get());
   const unsigned long long c = block_sum<kThreads>(count, count_shared);
@@ -95,6 +87,7 @@ __global__ void merge_scan_kernel(const Scan* partial, int blocks, Scan* out) {
 }
 
 // Pass 2: block (x, y) adds w_p grads[p, c] for its 256 columns over the chunks y, y + gridDim.y, ...
+// w_p = exp(N f - m), or (f == top) in lse.hpp's limit mode (one branch per pair, while filling w).
 template <class T>
 __global__ void grads_kernel(const T* values, const T* grads, std::int64_t P, std::int64_t d, double power,
                              const std::uint8_t* excluded, const Scan* scan, double* partial_u) {
@@ -109,8 +102,9 @@ __global__ void grads_kernel(const T* values, const T* grads, std::int64_t P, st
     for (int i = threadIdx.x; i < n; i += kThreads) {
       int code;
       const double a = exponent_of(values, p0 + i, power, excluded, code);
-      // weight 0 and gradient unread for omitted pairs and f = -inf; -1 marks "not read".
-      w[i] = code != 0 || a == -kInf ? -1.0 : lse.weight(a);
+      // weight 0 and gradient unread for omitted pairs and f = -inf; -1 marks "not read" (as on the CPU).
+      const double v = static_cast<double>(values[p0 + i]);
+      w[i] = code != 0 || v == -kInf ? -1.0 : lse.weight_of(a, v);
     }
     __syncthreads();
     if (c < d)
@@ -164,7 +158,7 @@ void reduce_typed(const ArrayView& values_view, const ArrayView& grads_view, con
   const int chunk_rows = static_cast<int>(std::min<std::int64_t>((P + kChunk - 1) / kChunk, kMaxChunkRows));
   const unsigned column_blocks = static_cast<unsigned>((d + kThreads - 1) / kThreads);
   DeviceBuffer<Scan> partial(scan_blocks, stream), scan(1, stream);
-  // first bad value, first overflow, first bad gradient, first N f overflowing to -inf
+  // first bad value, (unused), first bad gradient, (unused)
   DeviceBuffer<unsigned long long> flags(4, stream);
   DeviceBuffer<double> partial_u(static_cast<std::size_t>(chunk_rows) * d, stream), u(d, stream);
   DeviceBuffer<int> nonfinite(1, stream);
@@ -175,20 +169,14 @@ void reduce_typed(const ArrayView& values_view, const ArrayView& grads_view, con
   for (int attempt = 0; attempt < 2; ++attempt) {
     flags.from_host(init.data(), 4);
     nonfinite.zero();
-    launch(scan_kernel<T>, scan_blocks, kThreads, stream, values, P, power, excluded, partial.get(), flags.get(),
-           flags.get() + 1, flags.get() + 3);
+    launch(scan_kernel<T>, scan_blocks, kThreads, stream, values, P, power, excluded, partial.get(), flags.get());
     launch(merge_scan_kernel, 1, kThreads, stream, partial.get(), scan_blocks, scan.get());
     const std::vector<unsigned long long> f = flags.to_host();
     HOMOTOPT_CHECK(f[0] == kNone || policy == NanPolicy::omit, "values: non-finite value at ",
                    pair_name(static_cast<std::int64_t>(f[0]), shape, two_d),
                    " (nan_policy=\"omit\" gives such pairs weight 0)");
-    HOMOTOPT_CHECK(f[1] == kNone, "values: power * value overflows float64 at ",
-                   pair_name(static_cast<std::int64_t>(f[1]), shape, two_d), " (power ", power, ")");
     const Scan s = scan.to_host()[0];
     HOMOTOPT_CHECK(s.count > 0, "values: all ", P, " pairs are non-finite and were omitted; there is nothing to average");
-    HOMOTOPT_CHECK(!power_max_overflowed(s.lse, f[3] != kNone), "values: power * value overflows float64 at ",
-                   pair_name(static_cast<std::int64_t>(f[3]), shape, two_d), " (power ", power,
-                   "): N f is -inf for every pair, so the largest N f is not representable");
     launch(grads_kernel<T>, dim3(column_blocks, chunk_rows), kThreads, 0, stream, values, grads, P, d, power, excluded,
            scan.get(), partial_u.get());
     launch(sum_partials_kernel, column_blocks, kThreads, stream, partial_u.get(), chunk_rows, d, u.get(),

@@ -166,13 +166,23 @@ __global__ void powerhp_kernel(Params p, const T* A_all, const T* y_all, const d
       local_max = fmax(local_max, av);
     }
     LseState lse;
-    lse.add_block(block_max(local_max, s.reduce));
+    const double m_all = block_max(local_max, s.reduce);
+    if (m_all > -kInf && m_all < kInf) {
+      lse.add_block(m_all);
+    } else {  // N f overflowed (or no pair has a weight): lse.hpp's limit rule, weight 1 for the largest f's ties
+      double local_top = -kInf;
+      for (std::int64_t q = threadIdx.x; q < KJ; q += kThreads)
+        local_top = fmax(local_top, static_cast<double>(phase_retrieval_pair(static_cast<T>(s.pair[q]), y[s.rows[q / p.K]]).f));
+      bool counts = false;
+      lse.add_limit_block(m_all, block_max(local_top, s.reduce), counts);
+    }
     // Weights: s = sum w (each thread's share, then the block's); the pair slot becomes w df/dz.
     double local_s = 0.0;
     for (std::int64_t q = threadIdx.x; q < KJ; q += kThreads) {
       const std::int64_t j = q / p.K;
       const PairValue<T> pv = phase_retrieval_pair(static_cast<T>(s.pair[q]), y[s.rows[j]]);
-      const double w = lse.weight(power_exponent(N, static_cast<double>(pv.f)));  // 0 in an empty state
+      const double f = static_cast<double>(pv.f);
+      const double w = lse.limit() ? lse.limit_weight(f) : lse.weight(power_exponent(N, f));  // 0 when empty
       local_s += w;
       s.pair[q] = w > 0.0 ? w * static_cast<double>(pv.dfdz) : 0.0;
     }

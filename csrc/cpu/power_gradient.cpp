@@ -2,7 +2,7 @@
 //
 // Two passes over the small array of values and one over the gradients:
 //   1. values: classify (NaN and +inf follow the NanPolicy), running max m and rescaled sum s (LseState::add);
-//   2. gradients: u += exp(N f - m) * grad f, threads owning disjoint column slices of u, so the result
+//   2. gradients: u += exp(N f - m) * grad f (or (f == top) * grad f in lse.hpp's limit mode), threads owning disjoint column slices of u, so the result
 //      is the same bits for any thread count and no per-thread copies of u are merged.
 // Non-finite gradients are found after the fact: a NaN or inf anywhere in a read gradient makes some
 // u_i non-finite, and only then are the pairs scanned, to raise naming the pair or to omit it and
@@ -32,7 +32,6 @@ template <class T>
 PowerState::Parts scan_values(const T* values, const PairShape& shape, bool two_d, double power,
                       NanPolicy policy, const std::uint8_t* excluded) {
   PowerState::Parts r;
-  std::int64_t top = -1;  // the pair of the largest finite value whose N f underflowed (lse.hpp's rule)
   for (std::int64_t p = 0; p < shape.pairs; ++p) {
     if (excluded && excluded[p]) {
       ++r.omitted;
@@ -45,29 +44,23 @@ PowerState::Parts scan_values(const T* values, const PairShape& shape, bool two_
       ++r.omitted;
       continue;
     }
-    const double a = power_exponent(power, v);
-    HOMOTOPT_CHECK(!power_exponent_overflows(a), "values: power * value overflows float64 at ",
-                   pair_name(p, shape, two_d), " (value ", v, ", power ", power, ")");
-    if (power_exponent_underflowed(a, v) && (top < 0 || v > static_cast<double>(values[top]))) top = p;
     ++r.count;
-    r.lse.add(a);
+    r.lse.add(power_exponent(power, v), v);  // an overflowed N f: lse.hpp's limit rule
   }
-  HOMOTOPT_CHECK(!power_max_overflowed(r.lse, top >= 0), "values: power * value overflows float64 at ",
-                 pair_name(top, shape, two_d),
-                 " (value ", static_cast<double>(values[top]), ", power ", power,
-                 "): N f is -inf for every pair, so the largest N f is not representable");
   HOMOTOPT_CHECK(r.count > 0, "values: all ", shape.pairs,
                  " pairs are non-finite and were omitted; there is nothing to average");
   return r;
 }
 
-// The weight exp(N f - m) of pair p, or 0 for pairs that are omitted or have f = -inf.
-template <class T>
+// The weight exp(N f - m) of pair p (f == top ? 1 : 0 in lse.hpp's limit mode, Limit = lse.limit()),
+// or 0 for pairs that are omitted or have f = -inf.
+template <bool Limit, class T>
 inline double pair_weight(const T* values, std::int64_t p, double power, const LseState& lse,
                           const std::uint8_t* excluded) {
   if (excluded && excluded[p]) return 0.0;
   const double v = static_cast<double>(values[p]);
   if (value_is_bad(v)) return 0.0;
+  if constexpr (Limit) return lse.limit_weight(v);
   const double a = power_exponent(power, v);
   return lse.weight(a);  // 0 for a = -inf
 }
@@ -81,7 +74,7 @@ inline bool pair_is_read(const T* values, std::int64_t p, const std::uint8_t* ex
 }
 
 // Pass 2: u += w_p * grads[p, :], columns split across threads.
-template <class T>
+template <bool Limit, class T>
 void accumulate_grads(const T* values, const T* grads, const PairShape& shape, double power, const LseState& lse,
                       const std::uint8_t* excluded, double* u) {
   constexpr std::int64_t kGrain = 16;
@@ -94,7 +87,7 @@ void accumulate_grads(const T* values, const T* grads, const PairShape& shape, d
     double* HOMOTOPT_RESTRICT uu = u;
     for (std::int64_t p = 0; p < shape.pairs; ++p) {
       if (!pair_is_read(values, p, excluded)) continue;
-      const double w = pair_weight(values, p, power, lse, excluded);
+      const double w = pair_weight<Limit>(values, p, power, lse, excluded);
       const T* HOMOTOPT_RESTRICT g = grads + p * d;
       for (std::int64_t c = c0; c < c1; ++c) uu[c] += w * static_cast<double>(g[c]);
     }
@@ -140,7 +133,10 @@ void reduce_power_typed(const ArrayView& values_view, const ArrayView& grads_vie
   auto reduce = [&](const std::uint8_t* excluded) {
     const PowerState::Parts scan = scan_values(values, shape, two_d, power, policy, excluded);
     std::fill(u, u + shape.d, 0.0);
-    accumulate_grads(values, grads, shape, power, scan.lse, excluded, u);
+    if (scan.lse.limit())
+      accumulate_grads<true>(values, grads, shape, power, scan.lse, excluded, u);
+    else
+      accumulate_grads<false>(values, grads, shape, power, scan.lse, excluded, u);
     return scan;
   };
   PowerState::Parts scan = reduce(nullptr);
@@ -162,8 +158,13 @@ PowerWeightsStats power_weights_typed(const ArrayView& values_view, double power
   // All weights 0 (every f = -inf) leaves softmax undefined; it is defined as all zeros, like the
   // direction of power_gradient.
   const double inv_s = scan.lse.s > 0.0 ? 1.0 / scan.lse.s : 0.0;
-  for (std::int64_t p = 0; p < shape.pairs; ++p)
-    weights[p] = static_cast<T>(pair_weight(values, p, power, scan.lse, nullptr) * inv_s);
+  if (scan.lse.limit()) {
+    for (std::int64_t p = 0; p < shape.pairs; ++p)
+      weights[p] = static_cast<T>(pair_weight<true>(values, p, power, scan.lse, nullptr) * inv_s);
+  } else {
+    for (std::int64_t p = 0; p < shape.pairs; ++p)
+      weights[p] = static_cast<T>(pair_weight<false>(values, p, power, scan.lse, nullptr) * inv_s);
+  }
   return {scan.lse.s > 0.0 ? scan.lse.m + std::log(scan.lse.s) : -kInf, scan.count, scan.omitted};
 }
 

@@ -1,4 +1,5 @@
 // Bindings of power_gradient.hpp: power_gradient, power_weights and PowerState.
+#include <limits>
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -89,28 +90,30 @@ void bind_power(py::module_& m) {
       .def_property_readonly("power", &PowerState::power)
       .def_property_readonly("m", &PowerState::max_exponent)
       .def_property_readonly("s", &PowerState::scaled_sum)
+      .def_property_readonly("top", &PowerState::limit_top)
       .def_property_readonly("count", &PowerState::count)
       .def_property_readonly("omitted", &PowerState::omitted)
       .def_property_readonly("u", [](const PowerState& state) {
         const std::vector<double> u = state.weighted_sum();
         return py::array_t<double>(static_cast<py::ssize_t>(u.size()), u.data());
       })
-      .def("snapshot", [](const PowerState& state) {  // (power, m, s, count, omitted, u), read together
+      .def("snapshot", [](const PowerState& state) {  // (power, m, s, count, omitted, u, top), read together
         double power;
         PowerState::Parts p;
         std::vector<double> u;
         state.snapshot(power, p, u);
         return py::make_tuple(power, p.lse.m, p.lse.s, p.count, p.omitted,
-                              py::array_t<double>(static_cast<py::ssize_t>(u.size()), u.data()));
+                              py::array_t<double>(static_cast<py::ssize_t>(u.size()), u.data()), p.lse.top);
       })
       .def_static(
           "from_parts",
           [](double power, double m, double s, std::int64_t count, std::int64_t omitted,
-             const py::array_t<double, py::array::c_style | py::array::forcecast>& u) {
+             const py::array_t<double, py::array::c_style | py::array::forcecast>& u, double top) {
             std::vector<double> uv(u.data(), u.data() + u.size());
-            return PowerState::from_parts(power, m, s, count, omitted, std::move(uv));
+            return PowerState::from_parts(power, m, s, count, omitted, std::move(uv), top);
           },
-          py::arg("power"), py::arg("m"), py::arg("s"), py::arg("count"), py::arg("omitted"), py::arg("u"));
+          py::arg("power"), py::arg("m"), py::arg("s"), py::arg("count"), py::arg("omitted"), py::arg("u"),
+          py::arg("top") = -std::numeric_limits<double>::infinity());
 }
 
 }  // namespace homotopt::bindings

@@ -33,10 +33,13 @@ def power_gradient(values: Any, grads: Any, power: float, *, nan_policy: str = "
             ValueError naming the pair. "omit": such pairs get weight 0 and are counted in
             ``omitted``; all pairs omitted is still an error.
 
-    Overflow, one rule for both signs: the largest N f over the counted pairs must be a finite
-    float64; if N * f overflows there (to +inf, or to -inf for a finite f) it is a ValueError naming
-    the pair, whatever nan_policy. Other pairs whose N f overflows to -inf get weight 0, which is
-    exact (their exponents are below the largest by more than 1e292).
+    Overflow, one rule for both signs: the N -> infinity limit, which is then exact. If N * top
+    overflows float64 for the largest counted value top (to +inf, or to -inf for a finite top), the
+    float64 weights softmax(N f) are exactly 1/T on the T pairs with f == top and 0 elsewhere (any
+    other exponent lies more than 1e292 below), so ``direction`` is the mean gradient over those ties
+    and ``log_scale`` = ``log_mean_exp`` = +inf or -inf (the rounding of a value beyond the float64
+    range); the literal gradient is then inf or 0 times the direction's sign. Nothing raises for
+    overflow. Other pairs whose N f overflows to -inf get weight 0, which is exact likewise.
 
     Returns:
         PowerGradient with direction (d,) in the inputs' dtype, log_scale, log_mean_exp, count,
@@ -79,7 +82,8 @@ def power_weights(values: Any, power: float, *, nan_policy: str = "raise") -> tu
         power: N >= 0.
         nan_policy: as in :func:`power_gradient`; omitted pairs get weight 0.
 
-    Overflow of N f follows :func:`power_gradient`'s rule: exact, or a ValueError naming the pair.
+    Overflow of N f follows :func:`power_gradient`'s rule: the N -> infinity limit (weight 1/T on
+    the T ties of the largest value, log_sum_exp = +-inf), which is the exact float64 answer then.
 
     Returns:
         (weights, log_sum_exp): weights of values' shape and dtype, summing to 1 (all zeros when
@@ -179,12 +183,14 @@ class PowerState:
         return new
 
     def __getstate__(self) -> dict:
-        power, m, s, count, omitted, u = self._state.snapshot()  # read together, under the state's lock
+        power, m, s, count, omitted, u, top = self._state.snapshot()  # read together, under the state's lock
         return {"dtype": self._dtype.name, "power": float(power), "m": float(m), "s": float(s),
-                "count": int(count), "omitted": int(omitted), "u": np.array(u)}
+                "count": int(count), "omitted": int(omitted), "u": np.array(u), "top": float(top)}
 
     def __setstate__(self, state: dict) -> None:
-        """Restores a state from __getstate__, validated as on construction (nothing changes if rejected)."""
+        """Restores a state from __getstate__, validated as on construction (nothing changes if rejected).
+
+        ``top`` (the largest value, in the N -> infinity limit mode) may be absent: -inf, no limit."""
         require_keys(state, ("dtype", "power", "m", "s", "count", "omitted", "u"))
         dtype = float_dtype(state["dtype"])
         u = as_array(state["u"], "u")
@@ -192,7 +198,7 @@ class PowerState:
             raise ValueError(f"u: expected shape (d,) of real numbers, got shape {u.shape} and dtype {u.dtype}")
         core = _core.PowerState.from_parts(real(state["power"], "power"), real(state["m"], "m"), real(state["s"], "s"),
                                            integer(state["count"], "count"), integer(state["omitted"], "omitted"),
-                                           u.astype(np.float64))
+                                           u.astype(np.float64), real(state.get("top", -np.inf), "top"))
         self._dtype, self._state = dtype, core
 
     def __repr__(self) -> str:

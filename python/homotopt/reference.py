@@ -6,6 +6,9 @@ materialized weights, per-pair gradients in memory. The native kernels must agre
 
 from __future__ import annotations
 
+import math
+from fractions import Fraction
+
 import numpy as np
 
 __all__ = [
@@ -109,11 +112,35 @@ def _keep_mask(values: np.ndarray, grads: np.ndarray, nan_policy: str) -> np.nda
     return ~bad
 
 
+def _limit_top(v: np.ndarray, counted: np.ndarray, power: float):
+    """The largest counted value top when N * top overflows float64 (the N -> infinity limit rule of
+    lse.hpp), else None. In that case the exact weights are 1/T on the T ties of top and 0 elsewhere:
+    checked here in exact rational arithmetic, every other exponent N f lies below N top by more than
+    1100 (so exp of the difference is below 2^-1500, 0 in float64) -- the rule is exact, not assumed."""
+    finite = v[counted & (v != -np.inf)]
+    if finite.size == 0:
+        return None
+    top = float(finite.max())
+    with np.errstate(over="ignore"):
+        if math.isfinite(power * top):
+            return None
+    below = finite[finite < top]
+    if below.size:
+        gap = Fraction(power) * (Fraction(top) - Fraction(float(below.max())))
+        assert gap > 1100, "the limit rule's premise failed"
+    return top
+
+
 def power_weights(values, power: float, nan_policy: str = "raise"):
-    """(softmax(N f) with omitted pairs at 0, log sum exp(N f)) in float64, two passes."""
+    """(softmax(N f) with omitted pairs at 0, log sum exp(N f)) in float64, two passes; the N -> infinity
+    limit (1/T on the T ties of the largest value, log sum exp = +-inf) when N * top overflows."""
     v = np.asarray(values, dtype=np.float64)
     keep = _keep_mask(v, np.zeros(v.shape + (1,)), nan_policy).reshape(v.shape)
-    with np.errstate(invalid="ignore"):
+    top = _limit_top(v, keep, power)
+    if top is not None:
+        ties = keep & (v == top)
+        return ties / ties.sum(), math.copysign(math.inf, top)
+    with np.errstate(invalid="ignore", over="ignore"):
         a = np.where(keep & (v != -np.inf), power * v, -np.inf)
     m = a.max()
     if m == -np.inf:
@@ -124,7 +151,8 @@ def power_weights(values, power: float, nan_policy: str = "raise"):
 
 
 def power_gradient(values, grads, power: float, nan_policy: str = "raise") -> dict:
-    """direction, log_scale, log_mean_exp, count, omitted: the stable estimator in plain float64."""
+    """direction, log_scale, log_mean_exp, count, omitted: the stable estimator in plain float64, and
+    the N -> infinity limit (the ties' mean gradient, log_mean_exp = +-inf) when N * top overflows."""
     v = np.asarray(values, dtype=np.float64)
     g = np.asarray(grads, dtype=np.float64)
     d = g.shape[-1]
@@ -133,10 +161,16 @@ def power_gradient(values, grads, power: float, nan_policy: str = "raise") -> di
     gf = g.reshape(-1, d)
     read = keep & (vf != -np.inf)
     count = int(keep.sum())
+    top = _limit_top(vf, keep, power)
     a = np.full(vf.shape, -np.inf)
-    a[read] = power * vf[read]
+    with np.errstate(over="ignore"):
+        a[read] = power * vf[read]
     m = a.max()
-    if m == -np.inf:
+    if top is not None:
+        ties = read & (vf == top)
+        direction = gf[ties].sum(axis=0) / ties.sum()
+        log_mean_exp = math.copysign(math.inf, top)
+    elif m == -np.inf:
         direction = np.zeros(d)
         log_mean_exp = -np.inf
     else:

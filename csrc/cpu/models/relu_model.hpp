@@ -117,11 +117,18 @@ class ReluModel {
     // M_j[i] = sum_s w_sj df/dh_i(s, j), then u[i n + c] = sum_j M_j[i] x_j[c].
     ws.m.assign(static_cast<std::size_t>(J * k_), 0.0);
     LseState lse;
-    if (m != -kInf) {
-      lse.add_block(m);  // from the empty state: u is still zero
+    double top = -kInf;  // lse.hpp's limit rule when N f overflowed: weight 1 for the ties of the largest f
+    if (!(m > -kInf && m < kInf))
+      for (std::int64_t i = 0; i < K * J; ++i)
+        top = std::max(top, static_cast<double>(relu_fitness(static_cast<T>(ws.e[i]))));
+    bool counts = m > -kInf && m < kInf;
+    if (counts) lse.add_block(m);  // from the empty state: u is still zero
+    else lse.add_limit_block(m, top, counts);
+    if (counts) {
       for (std::int64_t s = 0; s < K; ++s)
         for (std::int64_t j = 0; j < J; ++j) {
-          const double wt = lse.weight(ws.a[s * J + j]);
+          const double wt = lse.limit() ? lse.limit_weight(static_cast<double>(relu_fitness(static_cast<T>(ws.e[s * J + j]))))
+                                        : lse.weight(ws.a[s * J + j]);
           lse.s += wt;
           if (wt == 0.0) continue;
           const T* h = ws.h.data() + (s * J + j) * k_;

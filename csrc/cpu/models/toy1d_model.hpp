@@ -3,6 +3,7 @@
 // noise); metric |mu - w*|.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <vector>
@@ -52,7 +53,7 @@ class Toy1DModel {
     }
     LseState lse;
     double acc = 0.0;
-    if (m != -kInf) {
+    if (m > -kInf && m < kInf) {
       lse.add_block(m);  // from the empty state: u is still zero
       for (std::int64_t k = 0; k < K; ++k)
         for (std::int64_t j = 0; j < J; ++j) {
@@ -60,6 +61,19 @@ class Toy1DModel {
           lse.s += wt;
           if (wt > 0.0) acc += wt * toy1d_derivative(ws.w[k], ws.eps[j]);
         }
+    } else {  // N f overflowed: lse.hpp's limit rule (weight 1 for the ties of the largest f), or no weight
+      double top = -kInf;
+      for (std::int64_t k = 0; k < K; ++k)
+        for (std::int64_t j = 0; j < J; ++j) top = std::max(top, homotopt::toy1d_fitness(ws.w[k], ws.eps[j]));
+      bool counts = false;
+      lse.add_limit_block(m, top, counts);  // from the empty state: u is still zero
+      if (counts)
+        for (std::int64_t k = 0; k < K; ++k)
+          for (std::int64_t j = 0; j < J; ++j) {
+            if (lse.limit_weight(homotopt::toy1d_fitness(ws.w[k], ws.eps[j])) == 0.0) continue;
+            lse.s += 1.0;
+            acc += toy1d_derivative(ws.w[k], ws.eps[j]);
+          }
     }
     u[0] = acc;
     parts = PowerState::Parts{lse, K * J, 0};

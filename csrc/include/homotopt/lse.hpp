@@ -7,16 +7,26 @@
 // From the state: direction = u / s (the softmax(a)-weighted mean of the g_i),
 // log_mean_exp = m + log s - log count, log_scale = log N + log_mean_exp, the paper's g = e^log_scale * direction.
 //
-// Overflow, one rule for both signs: the result is computed exactly or not at all. The largest N f over
-// the counted pairs must be a finite double; if it overflows (to +inf, or to -inf for a finite f) every
-// backend raises a ValueError naming the pair ("power * value overflows float64"). Any other pair whose
-// N f overflows to -inf gets weight exactly 0, which is exact: its true exponent is below the largest by
-// more than DBL_MAX * 2^-53 (~2e292). f = -inf is not an overflow (weight 0 by definition). The N -> inf
-// limit (uniform weights over the argmax ties) is not returned instead: log_scale would be +-inf, and a
-// state holding an overflowed m could not order itself against another one in a merge.
-// power_exponent_overflows and power_max_overflowed below state the rule; every backend applies them.
+// Overflow, one rule for both signs: the N -> infinity limit, which is then the exact answer.
+// Let top be the largest counted f. If N top is a finite double nothing changes. If it overflows (to
+// +inf, or to -inf for a finite top) the float64 weights softmax(N f) ARE the limit: 1/T for each of
+// the T pairs with f == top, exactly 0 for every other pair. Proof: any other counted f differs from
+// top by at least ulp(top) >= |top| 2^-53, and N |top| > DBL_MAX, so its exponent N f lies below N top
+// by more than DBL_MAX 2^-53 (~2e292): exp of that is exactly 0 in float64 (and in any format). A
+// pair whose N f is finite while another's overflowed to +inf is below it by more, so weight 0 too;
+// a pair whose N f overflowed to -inf while another's is finite likewise. Then direction = the mean
+// gradient over the ties, and log_mean_exp = log N + ... = +inf (N top overflowed to +inf) or -inf (to
+// -inf): the true values lie beyond the double range, and those are their roundings ("exact where
+// representable"). The literal gradient follows power_literal_gradient (inf or 0, times the sign).
+// f = -inf is not an overflow: weight 0 by definition. Nothing raises for overflow.
 //
-// Only the scalar part (m, s) lives here (LseState); the d-vector u is the caller's (a buffer on the CPU,
+// The state holds `top` for this: top = -inf while m is finite or the state is empty; in limit mode
+// (m = +-inf and top finite) the weight of a term is (f == top ? 1 : 0), s counts the ties and u sums
+// their gradients. States rank by m and, when both have the same infinite m, by top, so any split of
+// the terms and any merge order give the limit (a -inf-limit state has s > 0; the empty one s = 0).
+// The finite path (every exponent of a block finite) never reads top: same bits, same loops as before.
+//
+// Only the scalar part (m, s, top) lives here (LseState); the d-vector u is the caller's (a buffer on the CPU,
 // registers or shared memory on the GPU), scaled with the factors LseState returns. All in float64.
 #pragma once
 
@@ -49,11 +59,9 @@ HOMOTOPT_HD inline double power_exponent(double power, double value) {
 // as omitted). -inf is a value like any other, of weight exactly 0.
 HOMOTOPT_HD inline bool power_value_is_bad(double value) { return value != value || value == kInf; }
 
-// The overflow rule (above) for a = power_exponent(N, f) of a counted value f (not bad):
-// a = +inf is an error wherever it occurs; a = -inf for a finite f ("underflowed": the true N f is
-// below -DBL_MAX) has weight exactly 0, and is an error only when it is the largest, see below.
-HOMOTOPT_HD inline bool power_exponent_overflows(double a) { return a == kInf; }
-HOMOTOPT_HD inline bool power_exponent_underflowed(double a, double value) { return a == -kInf && value != -kInf; }
+// Whether a = power_exponent(N, f) of a counted f (not bad, not -inf) is outside the double range: the
+// term then belongs to the limit rule above.
+HOMOTOPT_HD inline bool power_exponent_overflowed(double a) { return !(a > -kInf && a < kInf); }
 
 // exp(x) for x <= 0 (including -inf), to about 1 ulp, branch-free so that CPU loops vectorize.
 // x = k ln 2 + r with |r| <= ln2 / 2 (k from the 1.5 * 2^52 rounding trick, exact), exp(r) by its
@@ -107,57 +115,108 @@ struct LseScale {
 //   * a zero sum (no term, or every term of weight 0) stays 0 and its u is all zeros; the result of
 //     such a state is defined by power_summary and power_direction below.
 // Three ways to add terms, giving slightly different roundings (each caller keeps its own order):
-//   add(a)        one term online;
-//   add_block(mb) then s += sum weight(a) over a block whose largest exponent is mb;
+//   add(a, f)     one term online;
+//   add_block(mb) then s += sum weight(a) over a block whose largest exponent is mb (finite), or
+//   add_limit_block(mb, top_b) then s += sum limit_weight(f) over a block whose mb is +-inf;
 //   merge(other)  another state (a thread's, a block's, a chunk's).
 struct LseState {
-  double m = -kInf;  // the largest exponent a counted so far
-  double s = 0.0;    // sum of exp(a - m) over the terms counted so far
+  double m = -kInf;    // the largest exponent a counted so far
+  double s = 0.0;      // sum of exp(a - m) over the terms counted so far (the tie count in limit mode)
+  double top = -kInf;  // limit mode only (m = +-inf): the largest counted value f; -inf otherwise
+
+  // Whether the state is in limit mode (the rule above): its weights are (f == top ? 1 : 0).
+  HOMOTOPT_HD bool limit() const { return top > -kInf; }
 
   // Merges `other` into this state; neither m is ever NaN.
   HOMOTOPT_HD LseScale merge(const LseState& other) {
+    if (m == other.m && !(m > -kInf && m < kInf)) {  // the same infinite m: limit (or empty) states rank by top
+      if (top == other.top) {
+        s += other.s;
+        return LseScale{1.0, 1.0};
+      }
+      if (top > other.top) return LseScale{1.0, 0.0};
+      s = other.s;
+      top = other.top;
+      return LseScale{0.0, 1.0};
+    }
     const double mn = m > other.m ? m : other.m;
     const LseScale c{lse_rescale(m, mn), lse_rescale(other.m, mn)};
     s = s * c.self + other.s * c.other;
+    top = m > other.m ? top : other.top;  // m != other.m here unless both are finite (then both -inf)
     m = mn;
     return c;
   }
 
-  // Adds one term exp(a) g online: u <- c.self u + c.other g. A term with a = -inf has weight exactly 0
-  // and changes nothing (c = {1, 0}), also in an empty state (where merging (-inf, 0) would say 1).
-  HOMOTOPT_HD LseScale add(double a) {
-    if (a == -kInf) return LseScale{1.0, 0.0};
-    return merge(LseState{a, 1.0});
+  // Adds one term exp(a) g of value f online: u <- c.self u + c.other g. A term with f = -inf has weight
+  // exactly 0 and changes nothing (c = {1, 0}), also in an empty state (where merging (-inf, 0) would say 1).
+  HOMOTOPT_HD LseScale add(double a, double value) {
+    if (a > -kInf && a < kInf) return merge(LseState{a, 1.0, -kInf});
+    if (value == -kInf) return LseScale{1.0, 0.0};
+    return merge(LseState{a, 1.0, value});  // N f overflowed: a limit term
   }
 
-  // Before adding a block of terms whose largest exponent is block_max: raises m to block_max (when
-  // larger) and rescales s. Returns the factor for the caller's u, 1 when it needs none (m unchanged,
-  // or s == 0 so that u is all zeros). The caller then adds weight(a) of each term of the block to s.
-  // A block with block_max = -inf adds nothing and should be skipped.
+  // Before adding a block of terms whose largest exponent block_max is finite: raises m to block_max
+  // (when larger) and rescales s. Returns the factor for the caller's u, 1 when it needs none (m
+  // unchanged, or s == 0 so that u is all zeros). The caller then adds weight(a) of each term of the
+  // block to s (in a +inf-limit state, which the block cannot raise, every such weight is exactly 0).
+  // A block with an infinite block_max goes through add_limit_block instead.
   HOMOTOPT_HD double add_block(double block_max) {
     if (!(block_max > m)) return 1.0;
     const double c = lse_rescale(m, block_max);
     m = block_max;
+    top = -kInf;
     if (!(s > 0.0)) return 1.0;
     s *= c;
     return c;
   }
 
-  // The weight exp(a - m) of a term relative to this state's max: 0 for a = -inf, and 0 for every term
-  // of an empty state (a - m is NaN there, and exp_nonpositive(NaN) is 0).
+  // Before adding a block whose largest exponent block_max is +-inf and whose largest counted value is
+  // block_top (-inf when every f is -inf: nothing to add). When the block ranks at least as high as
+  // the state, the state moves to (block_max, block_top) in limit mode and `counts` is set: the caller
+  // then adds limit_weight(f) of each term to s (and those weights times its gradients to u).
+  // Otherwise every term of the block has weight 0 and `counts` is false. Returns the factor for u.
+  HOMOTOPT_HD double add_limit_block(double block_max, double block_top, bool& counts) {
+    counts = false;
+    if (block_top == -kInf) return 1.0;
+    if (block_max == m && block_top == top) {
+      counts = true;
+      return 1.0;
+    }
+    if (block_max > m || (block_max == m && block_top > top)) {
+      const double c = s > 0.0 ? 0.0 : 1.0;  // every earlier weight is exactly 0 against the limit
+      m = block_max;
+      top = block_top;
+      s = 0.0;
+      counts = true;
+      return c;
+    }
+    return 1.0;
+  }
+
+  // The weight exp(a - m) of a term relative to this state's finite max: 0 for a = -inf, and 0 for every
+  // term of an empty state (a - m is NaN there, and exp_nonpositive(NaN) is 0). Not for limit mode.
   HOMOTOPT_HD double weight(double a) const { return exp_nonpositive(a - m); }
 
-  // The factor that moves this state's sums to a larger max `to` (as merge does for the other state),
-  // 0 for a state with s == 0, whose u is all zeros or never written.
-  HOMOTOPT_HD double factor_to(double to) const { return s > 0.0 ? lse_rescale(m, to) : 0.0; }
-};
+  // The weight of a term of value f in limit mode: exactly 1 for the ties of top, 0 otherwise.
+  HOMOTOPT_HD double limit_weight(double value) const { return value == top ? 1.0 : 0.0; }
 
-// After a reduction into `lse`: the largest N f overflowed to -inf (an error, see the rule above) when
-// no counted term has a finite exponent (m = -inf) while some counted f underflowed. Every f = -inf
-// (nothing underflowed) is no overflow: all weights are 0 by definition.
-HOMOTOPT_HD inline bool power_max_overflowed(const LseState& lse, bool any_underflowed) {
-  return lse.m == -kInf && any_underflowed;
-}
+  // Either weight: for loops that run once over a few terms (per-element branch).
+  HOMOTOPT_HD double weight_of(double a, double value) const { return limit() ? limit_weight(value) : weight(a); }
+
+  // Whether this state ranks below `other` (the order merges keep: m, then top for the same infinite m).
+  HOMOTOPT_HD bool ranks_below(const LseState& other) const {
+    return m < other.m || (m == other.m && top < other.top);
+  }
+
+  // The factor that moves this state's sums to a state `to` of rank at least this one's (as merge does
+  // for the other state), 0 for a state with s == 0, whose u is all zeros or never written. Against a
+  // limit state: 1 for the same (m, top), else 0.
+  HOMOTOPT_HD double factor_to(const LseState& to) const {
+    if (!(s > 0.0)) return 0.0;
+    if (to.limit()) return m == to.m && top == to.top ? 1.0 : 0.0;
+    return lse_rescale(m, to.m);
+  }
+};
 
 struct PowerSummary {
   double log_mean_exp;  // log( mean exp(N f) ) over the counted terms
@@ -165,6 +224,7 @@ struct PowerSummary {
 };
 
 // s == 0 (every term has weight 0, or none was counted) gives -inf for both: the mean of exp(N f) is 0.
+// A limit state (m = +-inf, s > 0) gives +-inf for both, the rule above.
 HOMOTOPT_HD inline PowerSummary power_summary(double power, double m, double s, std::int64_t count) {
   const double lme = (s > 0.0 && count > 0) ? m + ::log(s) - ::log(static_cast<double>(count)) : -kInf;
   return {lme, lme + ::log(power)};  // log(0) = -inf: with N = 0 the literal gradient is exactly 0

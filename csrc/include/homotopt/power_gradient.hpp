@@ -52,12 +52,13 @@ class HOMOTOPT_API PowerState {
   double power() const;
   double max_exponent() const;               // m
   double scaled_sum() const;                 // s
+  double limit_top() const;                  // top (lse.hpp's limit mode; -inf otherwise)
   std::int64_t count() const;
   std::int64_t omitted() const;
   std::vector<double> weighted_sum() const;  // u (a copy)
   // Rebuilds a state from its parts (deserialization); checks their consistency.
   static PowerState from_parts(double power, double m, double s, std::int64_t count,
-                               std::int64_t omitted, std::vector<double> u);
+                               std::int64_t omitted, std::vector<double> u, double top = -kInf);
 
   // Backends fill these directly.
   struct Parts {

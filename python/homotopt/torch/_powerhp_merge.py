@@ -1,11 +1,15 @@
 """The (m, s, u) state of Prog-PowerHP on torch tensors, kept on the parameters' device.
 
-Internal to :mod:`homotopt.torch.progpowerhp`. The scalar part (m, s, count) of every param group
-is one float64 tensor of shape (G, 3) on the device, so no step ever reads it on the host; the
+Internal to :mod:`homotopt.torch.progpowerhp`. The scalar part (m, s, count, top) of every param
+group is one float64 tensor of shape (G, 4) on the device, so no step ever reads it on the host; the
 vector part u is one buffer per parameter. One sample's terms a_j = N f_j merge into the state as
 (lse.hpp): M = max(m, m_k); u <- e^(m - M) u + e^(m_k - M) g_k; s likewise, with g_k the gradient
 of sum_j e^(a_j - m_k) f_j. The rescale-and-accumulate of u over all tensors is one fused native
 call (``_core.power_accumulate_pointers``) on the tensors' memory.
+
+When N f overflows (N top = +-inf for the largest counted f = top), lse.hpp's N -> infinity limit rule
+applies, exactly as in the native code: the sample's weights are 1 on the ties of top and 0 elsewhere,
+the state holds top (-inf while m is finite) and states rank by m, then by top for the same infinite m.
 """
 
 from __future__ import annotations
@@ -39,23 +43,44 @@ def shifted(x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
     return x - torch.where(m == -math.inf, torch.zeros_like(m), m)
 
 
-def sample_terms(a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(m_k, s_k, w) of one sample's terms a (J,): m_k = max a, w = e^(a - m_k), s_k = sum w.
-    With every a = -inf: m_k = -inf, w = 0, s_k = 0 (the empty state)."""
+def sample_terms(a: torch.Tensor, f: torch.Tensor,
+                 counted: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(m_k, s_k, w, top_k) of one sample's terms a = N f (J,): m_k = max a, w = e^(a - m_k), s_k = sum w,
+    top_k = -inf. With every a = -inf and no finite counted f: m_k = -inf, w = 0, s_k = 0 (the empty
+    state). When m_k is +-inf with a finite largest counted f (N f overflowed): the limit, w = (f == top_k)."""
     m = a.max()
-    w = torch.exp(shifted(a, m))
-    return m, w.sum(), w
+    fc = torch.where(counted & (f != -math.inf), f, torch.full_like(f, -math.inf))
+    top = fc.max()
+    limit = ~torch.isfinite(m) & (top > -math.inf)
+    w = torch.where(limit, (fc == top).to(a.dtype), torch.exp(shifted(a, m)))
+    return m, w.sum(), w, torch.where(limit, top, torch.full_like(top, -math.inf))
+
+
+def _limit_factors(m: torch.Tensor, top: torch.Tensor, M: torch.Tensor, ca: torch.Tensor):
+    """The factors of states (m, top) (any shape, the states on axis 0 when stacked) against the merged
+    max M where M is infinite (lse.hpp's limit rule: 1 for the states of rank (M, T), T the largest top
+    among those with m == M, else 0), and ca where M is finite; with the merged top."""
+    at_max = m == M
+    T = torch.where(at_max, top, torch.full_like(top, -math.inf))
+    T = T.max(dim=0).values if T.dim() > M.dim() else T
+    limit = at_max & (top == T) & (T > -math.inf)
+    inf = ~torch.isfinite(M)
+    return torch.where(inf, limit.to(ca.dtype), ca), torch.where(inf, T, torch.full_like(T, -math.inf))
 
 
 def merge_rows(state: torch.Tensor, rows: torch.Tensor | None, m_k: torch.Tensor, s_k: torch.Tensor,
-               n_k: torch.Tensor) -> torch.Tensor:
-    """Merges a sample (m_k, s_k, n_k counted pairs) into rows of the (G, 3) state (None: all rows), in
-    place; returns the (rows, 2) coefficients (a, b) of u <- a u + b g. An empty sample has b = 0."""
+               n_k: torch.Tensor, top_k: torch.Tensor) -> torch.Tensor:
+    """Merges a sample (m_k, s_k, n_k counted pairs, top_k) into rows of the (G, 4) state (None: all
+    rows), in place; returns the (rows, 2) coefficients (a, b) of u <- a u + b g. An empty sample has b = 0."""
     view = state if rows is None else state[rows]
-    m = view[:, 0]
+    m, top = view[:, 0], view[:, 3]
     M = torch.maximum(m, m_k)
-    ca, cb = torch.exp(shifted(m, M)), torch.exp(shifted(m_k.expand_as(M), M))
-    new = torch.stack([M, view[:, 1] * ca + s_k * cb, view[:, 2] + n_k], dim=1)
+    mk, tk = m_k.expand_as(M), top_k.expand_as(M)
+    ca, cb = torch.exp(shifted(m, M)), torch.exp(shifted(mk, M))
+    both = torch.stack([m, mk])
+    ab, T = _limit_factors(both, torch.stack([top, tk]), M, torch.stack([ca, cb]))
+    ca, cb = ab[0], ab[1]
+    new = torch.stack([M, view[:, 1] * ca + s_k * cb, view[:, 2] + n_k, T], dim=1)
     if rows is None:
         state.copy_(new)
     else:
@@ -104,8 +129,9 @@ def dense_grad(g: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor:
 
 def merge_across_ranks(state: torch.Tensor, us: Sequence[torch.Tensor], groups: Sequence[int],
                        process_group) -> torch.Tensor:
-    """Merges every rank's (m, s, count) (G, 3) and u: one all_gather of the scalars and one all_reduce
-    of u rescaled to the common maximum. Returns the merged (G, 3); u is merged in place."""
+    """Merges every rank's (m, s, count, top) (G, 4) and u: one all_gather of the scalars and one
+    all_reduce of u rescaled to the common maximum (lse.hpp's limit rule where it is infinite). Returns
+    the merged (G, 4); u is merged in place."""
     import torch.distributed as dist
 
     world = dist.get_world_size(process_group)
@@ -113,7 +139,9 @@ def merge_across_ranks(state: torch.Tensor, us: Sequence[torch.Tensor], groups: 
     dist.all_gather(gathered, state, group=process_group)
     allm = torch.stack([t[:, 0] for t in gathered])           # (W, G)
     M = allm.max(dim=0).values                                 # (G,)
+    alltop = torch.stack([t[:, 3] for t in gathered])         # (W, G)
     scale = rescale(allm, M.expand_as(allm))                   # (W, G): e^(m_r - M), 1 where equal
+    scale, top = _limit_factors(allm, alltop, M, scale)        # the limit where M is +-inf
     s = (torch.stack([t[:, 1] for t in gathered]) * scale).sum(0)
     count = torch.stack([t[:, 2] for t in gathered]).sum(0)
     rank = dist.get_rank(process_group)
@@ -126,4 +154,4 @@ def merge_across_ranks(state: torch.Tensor, us: Sequence[torch.Tensor], groups: 
             n = u.numel()
             u.copy_(flat[offset:offset + n].view_as(u))
             offset += n
-    return torch.stack([M, s, count], dim=1)
+    return torch.stack([M, s, count, top], dim=1)

@@ -198,9 +198,10 @@ class ProgPowerHP(torch.optim.Optimizer):
         total = sum(p.numel() for p in params)
         pg, rank, world = self._ranks()
         mine = list(range(rank, self.num_samples, world))
-        # (m, s, count) of every group on the device; -inf, 0, 0 is the empty state.
-        state = torch.zeros(G, 3, dtype=torch.float64, device=device)
+        # (m, s, count, top) of every group on the device; -inf, 0, 0, -inf is the empty state.
+        state = torch.zeros(G, 4, dtype=torch.float64, device=device)
         state[:, 0] = -math.inf
+        state[:, 3] = -math.inf
         acc = merge.PowerAccumulator(device)
         sum_f = torch.zeros((), dtype=torch.float64, device=device)
         n_f = torch.zeros((), dtype=torch.float64, device=device)
@@ -251,7 +252,7 @@ class ProgPowerHP(torch.optim.Optimizer):
         for n_i, N in enumerate(powers):
             gids = [g for g in range(len(sched)) if sched[g][0] == N]
             a = merge.exponents(N, f64, counted)
-            m_k, s_k, w = merge.sample_terms(a)
+            m_k, s_k, w, top_k = merge.sample_terms(a, f64, counted)
             idx = [i for i, g in enumerate(groups) if g in gids]
             wanted = [params[i] for i in idx if params[i].requires_grad]
             if wanted and f.requires_grad:
@@ -264,7 +265,7 @@ class ProgPowerHP(torch.optim.Optimizer):
             for i in idx:
                 grads[i] = merge.dense_grad(next(it) if params[i].requires_grad else None, params[i])
             rows = None if len(powers) == 1 else torch.tensor(gids, device=state.device)
-            c = merge.merge_rows(state, rows, m_k, s_k, counted.sum())
+            c = merge.merge_rows(state, rows, m_k, s_k, counted.sum(), top_k)
             if rows is None:
                 coef = c
             else:
@@ -285,7 +286,7 @@ class ProgPowerHP(torch.optim.Optimizer):
         for n_i, N in enumerate(powers):
             gids = [g for g in range(len(sched)) if sched[g][0] == N]
             a = merge.exponents(N, f64, counted)
-            m_k, s_k, w = merge.sample_terms(a.reshape(-1))
+            m_k, s_k, w, top_k = merge.sample_terms(a.reshape(-1), f64.reshape(-1), counted.reshape(-1))
             idx = [i for i, g in enumerate(groups) if g in gids and batched[i].requires_grad]
             with torch.enable_grad():
                 obj = (w.view_as(f).to(f.dtype) * f_grad).sum()
@@ -295,7 +296,7 @@ class ProgPowerHP(torch.optim.Optimizer):
                 p = entries[i][1]
                 grads[i] = torch.zeros_like(p) if gr is None else gr.sum(0).contiguous()
             rows = None if len(powers) == 1 else torch.tensor(gids, device=state.device)
-            c = merge.merge_rows(state, rows, m_k, s_k, counted.sum())  # into the empty state: a = 0
+            c = merge.merge_rows(state, rows, m_k, s_k, counted.sum(), top_k)  # into the empty state: a = 0
             if rows is None:
                 coef = c
             else:
@@ -306,7 +307,7 @@ class ProgPowerHP(torch.optim.Optimizer):
     def _apply(self, params, groups, mus, us, state, sched, found, acc) -> None:
         """mu += c_g u / s_g per group (c from the step rule), on the device; nothing moves when `found`."""
         G = len(sched)
-        m, s, count = state[:, 0], state[:, 1], state[:, 2]
+        m, s, count = state[:, 0], state[:, 1], state[:, 2]  # m = +-inf with s > 0: the limit (lse.hpp)
         N = torch.tensor([x[0] for x in sched], dtype=torch.float64, device=s.device)
         alpha = torch.tensor([x[2] for x in sched], dtype=torch.float64, device=s.device)
         ok = (s > 0) & (count > 0)
