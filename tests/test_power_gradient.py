@@ -156,9 +156,10 @@ def test_overflowing_sum_is_reported(rng):
         homotopt.power_gradient(values, grads, 1.0)
 
 
-def test_power_times_value_overflow_is_reported():
-    with pytest.raises(ValueError, match="power \\* value overflows"):
-        homotopt.power_gradient(np.array([1e300, 0.0]), np.ones((2, 1)), 1e10)
+def test_power_times_value_overflow_gives_the_limit():
+    """N f = +inf at the largest value: the N -> infinity limit (lse.hpp), not an error."""
+    res = homotopt.power_gradient(np.array([1e300, 0.0]), np.array([[2.0], [3.0]]), 1e10)
+    assert res.direction.tolist() == [2.0] and res.log_scale == np.inf
 
 
 @pytest.mark.parametrize("K,J,d", SHAPES)

@@ -33,17 +33,23 @@ TOL = {np.float64: 1e-13, np.float32: 2e-6}
 
 @st.composite
 def pairs(draw, with_nan: bool = False):
-    """values (K,) or (K, J) with N f in [-1e6, 1e6] (plus -inf, and NaN / +inf when with_nan), grads."""
+    """values (K,) or (K, J) with N f in [-1e6, 1e6], or (overflow) N up to 1e307 with |f| up to 1e10 so
+    that N f overflows float64 to either side (plus -inf, and NaN / +inf when with_nan), grads."""
     K = draw(st.integers(1, 6))
     J = draw(st.one_of(st.none(), st.integers(1, 5)))
     d = draw(st.integers(1, 40))
     dtype = draw(st.sampled_from([np.float64, np.float32]))
-    power = draw(st.sampled_from([0.0, 1e-3, 1.0, 7.5, 1e3]))
+    overflow = draw(st.booleans())  # N up to 1e300 with |f| up to 1e10: N f overflows (lse.hpp's limit)
+    power = draw(st.sampled_from([1e290, 1e300, 1e307] if overflow else [0.0, 1e-3, 1.0, 7.5, 1e3]))
     shape = (K,) if J is None else (K, J)
     n = K * (J or 1)
     specials = [-np.inf] + ([np.nan, np.inf] if with_nan else [])
-    bound = 1e6 / max(power, 1.0)  # N f in [-1e6, 1e6]
-    elem = st.one_of(st.floats(-bound, bound, allow_nan=False), st.sampled_from(specials))
+    if overflow:  # overflowing values and, mixed in, values whose N f stays finite
+        elem = st.one_of(st.floats(-1e10, 1e10, allow_nan=False), st.floats(-1e-298, 1e-298, allow_nan=False),
+                         st.sampled_from(specials))
+    else:
+        bound = 1e6 / max(power, 1.0)  # N f in [-1e6, 1e6]
+        elem = st.one_of(st.floats(-bound, bound, allow_nan=False), st.sampled_from(specials))
     v = np.array(draw(st.lists(elem, min_size=n, max_size=n)), dtype=dtype).reshape(shape)
     seed = draw(st.integers(0, 2**32 - 1))
     g = np.random.default_rng(seed).normal(size=shape + (d,)).astype(dtype)
