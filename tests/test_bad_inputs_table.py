@@ -77,8 +77,6 @@ CASES = [
     ("pg values nan", pg_in, lambda x: ht.power_gradient(np.array([nan, 0, 0]), x["g"], 1.0), ValueError, V),
     ("pg values +inf", pg_in, lambda x: ht.power_gradient(np.array([inf, 0, 0]), x["g"], 1.0), ValueError, V),
     ("pg all omitted", pg_in, lambda x: ht.power_gradient(np.array([nan] * 3), x["g"], 1.0, nan_policy="omit"), ValueError, V),
-    ("pg overflow +", pg_in, lambda x: ht.power_gradient(np.array([1e10, 0, 0]), x["g"], 1e300), ValueError, V),
-    ("pg overflow -", pg_in, lambda x: ht.power_gradient(np.array([-1e10] * 3), x["g"], 1e300), ValueError, V),
     ("pg grads K", pg_in, lambda x: ht.power_gradient(x["v"], np.ones((2, 4)), 1.0), ValueError, "grads"),
     ("pg grads ragged", pg_in, lambda x: ht.power_gradient(x["v"], [[1.0], [1.0, 2.0], [1.0]], 1.0), ValueError, "grads"),
     ("pg grads dtype", pg_in, lambda x: ht.power_gradient(x["v"], x["g"].astype(np.float32), 1.0), TypeError, "grads"),
@@ -94,7 +92,6 @@ CASES = [
     ("pw values 0-d", pg_in, lambda x: ht.power_weights(np.array(2.0), 1.0), ValueError, V),
     ("pw values empty", pg_in, lambda x: ht.power_weights(np.zeros(0), 1.0), ValueError, V),
     ("pw values ragged", pg_in, lambda x: ht.power_weights([[1.0, 2.0], [3.0]], 1.0), ValueError, V),
-    ("pw overflow -", pg_in, lambda x: ht.power_weights(np.array([-1e10, -2e10]), 1e300), ValueError, V),
     ("pw power inf", pg_in, lambda x: ht.power_weights(x["v"], inf), ValueError, "power"),
     # PowerState
     ("ps dim 0", dict, lambda x: ht.PowerState(0), ValueError, "dim"),

@@ -14,6 +14,8 @@ class PowerGradient(NamedTuple):
         direction: (d,) the softmax(N f)-weighted mean of the per-pair gradients, sum p_kj grad f_kj.
             Its scale is O(|grad f|) whatever N and f are.
         log_scale: log N + log mean exp(N f); the paper's gradient is exp(log_scale) * direction.
+            +inf or -inf when N f overflows float64 at the largest value (the N -> infinity limit,
+            where ``direction`` is the mean gradient of the pairs tied at the largest value).
         log_mean_exp: log of the mean of exp(N f) over the counted pairs (log of the surrogate's
             Monte-Carlo estimate).
         count: pairs in the mean (K J minus the omitted ones).

@@ -8,6 +8,7 @@
 // C-contiguous. The state accumulates in float64 whatever the input dtype.
 // Values of -inf are allowed: such a pair has weight exactly 0 and its gradient is never read.
 // NaN or +inf values, and non-finite gradients of pairs that are read, follow the NanPolicy.
+// N f overflowing float64 (either sign) at the largest value gives the N -> infinity limit (lse.hpp).
 #pragma once
 
 #include <cstdint>
