@@ -52,17 +52,24 @@ PowerState::Parts scan_values(const T* values, const PairShape& shape, bool two_
   return r;
 }
 
-// The weight exp(N f - m) of pair p (f == top ? 1 : 0 in lse.hpp's limit mode, Limit = lse.limit()),
-// or 0 for pairs that are omitted or have f = -inf.
-template <bool Limit, class T>
+// The weight exp(N f - m) of pair p, or 0 for pairs that are omitted or have f = -inf.
+template <class T>
 inline double pair_weight(const T* values, std::int64_t p, double power, const LseState& lse,
                           const std::uint8_t* excluded) {
   if (excluded && excluded[p]) return 0.0;
   const double v = static_cast<double>(values[p]);
   if (value_is_bad(v)) return 0.0;
-  if constexpr (Limit) return lse.limit_weight(v);
   const double a = power_exponent(power, v);
   return lse.weight(a);  // 0 for a = -inf
+}
+
+// The same in lse.hpp's limit mode (lse.limit()): 1 for the ties of lse.top, 0 otherwise.
+template <class T>
+inline double pair_limit_weight(const T* values, std::int64_t p, const LseState& lse,
+                                const std::uint8_t* excluded) {
+  if (excluded && excluded[p]) return 0.0;
+  const double v = static_cast<double>(values[p]);
+  return value_is_bad(v) ? 0.0 : lse.limit_weight(v);
 }
 
 // Whether pair p's gradient is read (it is unless omitted or f = -inf).
@@ -74,7 +81,7 @@ inline bool pair_is_read(const T* values, std::int64_t p, const std::uint8_t* ex
 }
 
 // Pass 2: u += w_p * grads[p, :], columns split across threads.
-template <bool Limit, class T>
+template <class T>
 void accumulate_grads(const T* values, const T* grads, const PairShape& shape, double power, const LseState& lse,
                       const std::uint8_t* excluded, double* u) {
   constexpr std::int64_t kGrain = 16;
@@ -87,10 +94,21 @@ void accumulate_grads(const T* values, const T* grads, const PairShape& shape, d
     double* HOMOTOPT_RESTRICT uu = u;
     for (std::int64_t p = 0; p < shape.pairs; ++p) {
       if (!pair_is_read(values, p, excluded)) continue;
-      const double w = pair_weight<Limit>(values, p, power, lse, excluded);
+      const double w = pair_weight(values, p, power, lse, excluded);
       const T* HOMOTOPT_RESTRICT g = grads + p * d;
       for (std::int64_t c = c0; c < c1; ++c) uu[c] += w * static_cast<double>(g[c]);
     }
+  }
+}
+
+// Pass 2 in lse.hpp's limit mode, off the hot path: u += grads[p, :] over the ties of lse.top.
+template <class T>
+void accumulate_limit_grads(const T* values, const T* grads, const PairShape& shape, const LseState& lse,
+                            const std::uint8_t* excluded, double* u) {
+  for (std::int64_t p = 0; p < shape.pairs; ++p) {
+    if (pair_limit_weight(values, p, lse, excluded) == 0.0) continue;
+    const T* g = grads + p * shape.d;
+    for (std::int64_t c = 0; c < shape.d; ++c) u[c] += static_cast<double>(g[c]);
   }
 }
 
@@ -134,9 +152,9 @@ void reduce_power_typed(const ArrayView& values_view, const ArrayView& grads_vie
     const PowerState::Parts scan = scan_values(values, shape, two_d, power, policy, excluded);
     std::fill(u, u + shape.d, 0.0);
     if (scan.lse.limit())
-      accumulate_grads<true>(values, grads, shape, power, scan.lse, excluded, u);
+      accumulate_limit_grads(values, grads, shape, scan.lse, excluded, u);
     else
-      accumulate_grads<false>(values, grads, shape, power, scan.lse, excluded, u);
+      accumulate_grads(values, grads, shape, power, scan.lse, excluded, u);
     return scan;
   };
   PowerState::Parts scan = reduce(nullptr);
@@ -160,10 +178,10 @@ PowerWeightsStats power_weights_typed(const ArrayView& values_view, double power
   const double inv_s = scan.lse.s > 0.0 ? 1.0 / scan.lse.s : 0.0;
   if (scan.lse.limit()) {
     for (std::int64_t p = 0; p < shape.pairs; ++p)
-      weights[p] = static_cast<T>(pair_weight<true>(values, p, power, scan.lse, nullptr) * inv_s);
+      weights[p] = static_cast<T>(pair_limit_weight(values, p, scan.lse, nullptr) * inv_s);
   } else {
     for (std::int64_t p = 0; p < shape.pairs; ++p)
-      weights[p] = static_cast<T>(pair_weight<false>(values, p, power, scan.lse, nullptr) * inv_s);
+      weights[p] = static_cast<T>(pair_weight(values, p, power, scan.lse, nullptr) * inv_s);
   }
   return {scan.lse.s > 0.0 ? scan.lse.m + std::log(scan.lse.s) : -kInf, scan.count, scan.omitted};
 }

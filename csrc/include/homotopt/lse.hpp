@@ -150,7 +150,14 @@ struct LseState {
   // Adds one term exp(a) g of value f online: u <- c.self u + c.other g. A term with f = -inf has weight
   // exactly 0 and changes nothing (c = {1, 0}), also in an empty state (where merging (-inf, 0) would say 1).
   HOMOTOPT_HD LseScale add(double a, double value) {
-    if (a > -kInf && a < kInf) return merge(LseState{a, 1.0, -kInf});
+    if (a > -kInf && a < kInf) {  // merge(LseState{a, 1}) of a finite term, inlined: the hot case
+      const double mn = m > a ? m : a;
+      const LseScale c{lse_rescale(m, mn), lse_rescale(a, mn)};
+      s = s * c.self + c.other;
+      top = m > a ? top : -kInf;  // a +inf limit keeps its top; a finite a above m leaves any limit
+      m = mn;
+      return c;
+    }
     if (value == -kInf) return LseScale{1.0, 0.0};
     return merge(LseState{a, 1.0, value});  // N f overflowed: a limit term
   }
