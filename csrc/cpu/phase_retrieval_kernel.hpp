@@ -130,15 +130,84 @@ struct BlockScratch {
 
 constexpr std::int64_t kWeightChunk = 64;  // pairs whose weights are summed per pass (a multiple of 4)
 
-// The weights e^{a - m} of a block whose largest exponent mb is finite, their sum into p's state, and
-// c_j = sum_k e^{a_jk - m} df/dz_jk per row.
+// u += sum_j c_j a_j, four rows per pass over u (rows beyond nr are zero, and so is their c_j).
 template <class T>
-void block_weights(BlockScratch<T>& b, std::int64_t nr, std::int64_t Kp, double mb, Partial& p,
-                   double* c) {
+void add_rows(const BlockScratch<T>& b, std::int64_t nr, std::int64_t d, const double* c,
+              double* HOMOTOPT_RESTRICT u) {
+  for (std::int64_t r0 = 0; r0 < nr; r0 += 4) {
+    const T *a0 = b.rows[r0], *a1 = b.rows[r0 + 1], *a2 = b.rows[r0 + 2], *a3 = b.rows[r0 + 3];
+    const double c0 = c[r0], c1 = c[r0 + 1], c2 = c[r0 + 2], c3 = c[r0 + 3];
+#pragma omp simd
+    for (std::int64_t col = 0; col < d; ++col) {
+      double acc = std::fma(c0, static_cast<double>(a0[col]), u[col]);
+      acc = std::fma(c1, static_cast<double>(a1[col]), acc);
+      acc = std::fma(c2, static_cast<double>(a2[col]), acc);
+      u[col] = std::fma(c3, static_cast<double>(a3[col]), acc);
+    }
+  }
+}
+
+// lse.hpp's limit rule for a block whose largest exponent mb is +-inf (N f overflowed), off the hot
+// path: the block's largest value top_b, then weight 1 for its ties when the block ranks at least as
+// high as p's state, and u += sum_j c_j a_j for them.
+template <class T>
+HOMOTOPT_NOINLINE void limit_block(BlockScratch<T>& b, std::int64_t nr, const PanelRows<T>& W, double mb,
+                                   Partial& p) {
+  const std::int64_t d = W.d(), K = W.K(), Kp = W.padded_K();
+  double c[kBlockRows] = {};
+  double top_b = -kInf;
+  for (std::int64_t r = 0; r < nr; ++r)
+    for (std::int64_t k = 0; k < K; ++k)
+      top_b = std::max(top_b, static_cast<double>(phase_retrieval_pair(b.z[r * Kp + k], b.y[r]).f));
+  bool counts = false;
+  const double scale = p.lse.add_limit_block(mb, top_b, counts);
+  if (scale != 1.0)
+    for (double& ui : p.u) ui *= scale;
+  if (!counts) return;
+  for (std::int64_t r = 0; r < nr; ++r) {
+    double cr = 0.0;
+    for (std::int64_t k = 0; k < K; ++k) {
+      const auto pair = phase_retrieval_pair(b.z[r * Kp + k], b.y[r]);
+      if (p.lse.limit_weight(static_cast<double>(pair.f)) == 0.0) continue;
+      p.lse.s += 1.0;
+      cr += static_cast<double>(pair.dfdz);
+    }
+    c[r] = cr;
+  }
+  add_rows(b, nr, d, c, p.u.data());
+}
+
+template <class T>
+void accumulate_block(BlockScratch<T>& b, std::int64_t nr, const PanelRows<T>& W, double power, Partial& p) {
+  const std::int64_t d = W.d(), K = W.K(), Kp = W.padded_K();
+  for (std::int64_t r = nr; r < kBlockRows; ++r) b.rows[r] = zero_row<T>(d);
+  dot_block(b.rows, nr, W, b.z.data());
+
+  // Exponents a = N f and the block's max (padded samples k >= K get -inf: weight 0).
+  double mb = -kInf;
+  for (std::int64_t r = 0; r < nr; ++r) {
+    const T yr = b.y[r];
+    const T* z = b.z.data() + r * Kp;
+    double* a = b.a.data() + r * Kp;
+#pragma omp simd reduction(max : mb)
+    for (std::int64_t k = 0; k < Kp; ++k) {
+      const double ak = power_exponent(power, static_cast<double>(phase_retrieval_pair(z[k], yr).f));
+      a[k] = k < K ? ak : -kInf;
+      mb = a[k] > mb ? a[k] : mb;
+    }
+  }
+  if (!(mb > -kInf && mb < kInf)) {  // some N f overflowed (or every pair has weight 0): off the hot path
+    if (mb == -kInf && p.lse.m > -kInf) return;  // every pair of the block has weight exactly 0
+    limit_block(b, nr, W, mb, p);
+    return;
+  }
   const double scale = p.lse.add_block(mb);
   if (scale != 1.0)
     for (double& ui : p.u) ui *= scale;
+
+  // Weights e^{a - m}, their sum, and c_j = sum_k e^{a_jk - m} df/dz_jk per row.
   const LseState lse = p.lse;
+  double c[kBlockRows] = {};
   for (std::int64_t r = 0; r < nr; ++r) {
     const T yr = b.y[r];
     const T* z = b.z.data() + r * Kp;
@@ -165,40 +234,9 @@ void block_weights(BlockScratch<T>& b, std::int64_t nr, std::int64_t Kp, double 
     p.lse.s += (sl[0] + sl[1]) + (sl[2] + sl[3]);
     c[r] = (cl[0] + cl[1]) + (cl[2] + cl[3]);
   }
-}
 
-// lse.hpp's limit rule for a block whose largest exponent mb is +-inf (N f overflowed), off the hot
-// path: the block's largest value top_b, then weight 1 for its ties when the block ranks at least as
-// high as p's state. Returns whether any weight of the block counts (c is then filled).
-template <class T>
-bool limit_block(BlockScratch<T>& b, std::int64_t nr, std::int64_t K, std::int64_t Kp, double mb, Partial& p,
-                 double* c) {
-  double top_b = -kInf;
-  for (std::int64_t r = 0; r < nr; ++r)
-    for (std::int64_t k = 0; k < K; ++k)
-      top_b = std::max(top_b, static_cast<double>(phase_retrieval_pair(b.z[r * Kp + k], b.y[r]).f));
-  bool counts = false;
-  const double scale = p.lse.add_limit_block(mb, top_b, counts);
-  if (scale != 1.0)
-    for (double& ui : p.u) ui *= scale;
-  if (!counts) return false;
-  for (std::int64_t r = 0; r < nr; ++r) {
-    double cr = 0.0;
-    for (std::int64_t k = 0; k < K; ++k) {
-      const auto pair = phase_retrieval_pair(b.z[r * Kp + k], b.y[r]);
-      if (p.lse.limit_weight(static_cast<double>(pair.f)) == 0.0) continue;
-      p.lse.s += 1.0;
-      cr += static_cast<double>(pair.dfdz);
-    }
-    c[r] = cr;
-  }
-  return true;
-}
-
-// u += sum_j c_j a_j, four rows per pass over u (rows beyond nr are zero, and so is their c_j).
-template <class T>
-void add_rows(const BlockScratch<T>& b, std::int64_t nr, std::int64_t d, const double* c,
-              double* HOMOTOPT_RESTRICT u) {
+  // u += sum_j c_j a_j, four rows per pass over u (rows beyond nr are zero, and so is their c_j).
+  double* HOMOTOPT_RESTRICT u = p.u.data();
   for (std::int64_t r0 = 0; r0 < nr; r0 += 4) {
     const T *a0 = b.rows[r0], *a1 = b.rows[r0 + 1], *a2 = b.rows[r0 + 2], *a3 = b.rows[r0 + 3];
     const double c0 = c[r0], c1 = c[r0 + 1], c2 = c[r0 + 2], c3 = c[r0 + 3];
@@ -210,35 +248,6 @@ void add_rows(const BlockScratch<T>& b, std::int64_t nr, std::int64_t d, const d
       u[col] = std::fma(c3, static_cast<double>(a3[col]), acc);
     }
   }
-}
-
-template <class T>
-void accumulate_block(BlockScratch<T>& b, std::int64_t nr, const PanelRows<T>& W, double power, Partial& p) {
-  const std::int64_t d = W.d(), K = W.K(), Kp = W.padded_K();
-  for (std::int64_t r = nr; r < kBlockRows; ++r) b.rows[r] = zero_row<T>(d);
-  dot_block(b.rows, nr, W, b.z.data());
-
-  // Exponents a = N f and the block's max (padded samples k >= K get -inf: weight 0).
-  double mb = -kInf;
-  for (std::int64_t r = 0; r < nr; ++r) {
-    const T yr = b.y[r];
-    const T* z = b.z.data() + r * Kp;
-    double* a = b.a.data() + r * Kp;
-#pragma omp simd reduction(max : mb)
-    for (std::int64_t k = 0; k < Kp; ++k) {
-      const double ak = power_exponent(power, static_cast<double>(phase_retrieval_pair(z[k], yr).f));
-      a[k] = k < K ? ak : -kInf;
-      mb = a[k] > mb ? a[k] : mb;
-    }
-  }
-  double c[kBlockRows] = {};
-  if (!(mb > -kInf && mb < kInf)) {  // some N f overflowed (or every pair has weight 0)
-    if (mb == -kInf && p.lse.m > -kInf) return;  // every pair of the block has weight exactly 0
-    if (!limit_block(b, nr, K, Kp, mb, p, c)) return;
-  } else {
-    block_weights(b, nr, Kp, mb, p, c);
-  }
-  add_rows(b, nr, d, c, p.u.data());
 }
 
 // Points b's row pointers and y values at minibatch rows [j, min(j + kBlockRows, j1)) (row j is A's

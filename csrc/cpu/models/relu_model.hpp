@@ -117,24 +117,28 @@ class ReluModel {
     // M_j[i] = sum_s w_sj df/dh_i(s, j), then u[i n + c] = sum_j M_j[i] x_j[c].
     ws.m.assign(static_cast<std::size_t>(J * k_), 0.0);
     LseState lse;
-    double top = -kInf;  // lse.hpp's limit rule when N f overflowed: weight 1 for the ties of the largest f
-    if (!(m > -kInf && m < kInf))
-      for (std::int64_t i = 0; i < K * J; ++i)
-        top = std::max(top, static_cast<double>(relu_fitness(static_cast<T>(ws.e[i]))));
-    bool counts = m > -kInf && m < kInf;
-    if (counts) lse.add_block(m);  // from the empty state: u is still zero
-    else lse.add_limit_block(m, top, counts);
-    if (counts) {
+    // M += w_sj df/dh over the pairs, with the weight function of the state's mode.
+    auto accumulate = [&](auto weight) {
       for (std::int64_t s = 0; s < K; ++s)
         for (std::int64_t j = 0; j < J; ++j) {
-          const double wt = lse.limit() ? lse.limit_weight(static_cast<double>(relu_fitness(static_cast<T>(ws.e[s * J + j]))))
-                                        : lse.weight(ws.a[s * J + j]);
+          const double wt = weight(s * J + j);
           lse.s += wt;
           if (wt == 0.0) continue;
           const T* h = ws.h.data() + (s * J + j) * k_;
           const double e = ws.e[s * J + j];
           for (std::int64_t i = 0; i < k_; ++i) ws.m[j * k_ + i] += wt * static_cast<double>(relu_dfdh(static_cast<T>(e), h[i]));
         }
+    };
+    auto fitness = [&](std::int64_t q) { return static_cast<double>(relu_fitness(static_cast<T>(ws.e[q]))); };
+    if (m > -kInf && m < kInf) {
+      lse.add_block(m);  // from the empty state: u is still zero
+      accumulate([&](std::int64_t q) { return lse.weight(ws.a[q]); });
+    } else {  // N f overflowed (or no pair has a weight): lse.hpp's limit rule, weight 1 for the largest f's ties
+      double top = -kInf;
+      for (std::int64_t q = 0; q < K * J; ++q) top = std::max(top, fitness(q));
+      bool counts = false;
+      lse.add_limit_block(m, top, counts);  // from the empty state: u is still zero
+      if (counts) accumulate([&](std::int64_t q) { return lse.limit_weight(fitness(q)); });
     }
     for (std::int64_t i = 0; i < d; ++i) u[i] = 0.0;
     for (std::int64_t j = 0; j < J; ++j) {

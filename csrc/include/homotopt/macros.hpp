@@ -12,8 +12,10 @@
 
 #if defined(_MSC_VER)
 #define HOMOTOPT_INLINE __forceinline
+#define HOMOTOPT_NOINLINE __declspec(noinline)
 #else
 #define HOMOTOPT_INLINE inline __attribute__((always_inline))
+#define HOMOTOPT_NOINLINE __attribute__((noinline))  // slow paths kept out of hot loops
 #endif
 
 #if defined(__GNUC__) && !defined(__CUDACC__)
