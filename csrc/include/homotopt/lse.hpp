@@ -14,10 +14,13 @@
 // top by at least ulp(top) >= |top| 2^-53, and N |top| > DBL_MAX, so its exponent N f lies below N top
 // by more than DBL_MAX 2^-53 (~2e292): exp of that is exactly 0 in float64 (and in any format). A
 // pair whose N f is finite while another's overflowed to +inf is below it by more, so weight 0 too;
-// a pair whose N f overflowed to -inf while another's is finite likewise. Then direction = the mean
-// gradient over the ties, and log_mean_exp = log N + ... = +inf (N top overflowed to +inf) or -inf (to
-// -inf): the true values lie beyond the double range, and those are their roundings ("exact where
-// representable"). The literal gradient follows power_literal_gradient (inf or 0, times the sign).
+// a pair whose N f overflowed to -inf while another's is finite likewise. (The tie weights are
+// 1/(T + e), e < exp(-2e292), which rounds to 1/T.) Then direction = the mean gradient over the ties,
+// and log_mean_exp = N top + log(T / count) and log_scale = log N + log_mean_exp are +inf (N top
+// overflowed to +inf) or -inf (to -inf): the true values lie beyond the double range, and those are
+// their roundings ("exact where representable"; on the + side to within one ulp: a true value within
+// ~50 of the overflow threshold would round to DBL_MAX instead). The literal gradient follows
+// power_literal_gradient (inf or 0, times the sign).
 // f = -inf is not an overflow: weight 0 by definition. Nothing raises for overflow.
 //
 // The state holds `top` for this: top = -inf while m is finite or the state is empty; in limit mode
@@ -58,10 +61,6 @@ HOMOTOPT_HD inline double power_exponent(double power, double value) {
 // Values outside the mean: NaN and +inf (they follow the NanPolicy: an error, or weight 0 and counted
 // as omitted). -inf is a value like any other, of weight exactly 0.
 HOMOTOPT_HD inline bool power_value_is_bad(double value) { return value != value || value == kInf; }
-
-// Whether a = power_exponent(N, f) of a counted f (not bad, not -inf) is outside the double range: the
-// term then belongs to the limit rule above.
-HOMOTOPT_HD inline bool power_exponent_overflowed(double a) { return !(a > -kInf && a < kInf); }
 
 // exp(x) for x <= 0 (including -inf), to about 1 ulp, branch-free so that CPU loops vectorize.
 // x = k ln 2 + r with |r| <= ln2 / 2 (k from the 1.5 * 2^52 rounding trick, exact), exp(r) by its
