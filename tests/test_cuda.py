@@ -134,3 +134,40 @@ def test_jax_arrays_are_read_through_dlpack(monkeypatch):
     one = PhaseRetrieval(jnp.asarray(host.A[0]), jnp.asarray(host.y[0]))
     with pytest.raises(TypeError, match="torch.from_dlpack or cupy.asarray"):  # JAX arrays cannot be outputs
         one.power_gradient(jnp.zeros(8, dtype=jnp.float32), sigma=0.1, power=1.0, num_samples=2, seed=0)
+
+
+# Issue 13 item 3: N f overflowing float64 gives the N -> infinity limit on the GPU as on the CPU.
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_power_gradient_cuda_limit(rng, sign):
+    values = sign * (1e10 + rng.integers(0, 50, (700, 3)).astype(np.float64))  # many ties across blocks
+    values[5, 1] = -np.inf
+    grads = rng.standard_normal((700, 3, 300))
+    cpu = homotopt.power_gradient(values, grads, 1e300)
+    gpu = homotopt.power_gradient(cuda(values), cuda(grads), 1e300)
+    assert gpu.log_scale == cpu.log_scale == sign * np.inf
+    np.testing.assert_allclose(gpu.direction.cpu().numpy(), cpu.direction, rtol=0, atol=1e-12)
+    state = homotopt.PowerState(300)
+    for i in range(0, 700, 250):
+        state.update(cuda(values[i:i + 250]), cuda(grads[i:i + 250]), 1e300)
+    np.testing.assert_allclose(state.result().direction, cpu.direction, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_fused_estimator_and_runner_cuda_limit(dtype):
+    host = PhaseRetrieval.random(6, 300, seed=3, dtype=dtype)
+    gpu = PhaseRetrieval(cuda(host.A), cuda(host.y))
+    mu = (100 * host.random_start(1, seed=4)[0]).astype(dtype)  # f ~ -1e5: N f = -inf for every pair
+    kw = dict(sigma=0.3, power=1e308, num_samples=9, seed=5, step=1)
+    cpu = host.power_gradient(mu, **kw)
+    res = gpu.power_gradient(cuda(mu), **kw)
+    assert res.log_scale == cpu.log_scale == -np.inf
+    tol = 1e-11 if dtype == np.float64 else 1e-4
+    np.testing.assert_allclose(res.direction.cpu().numpy(), cpu.direction, rtol=0, atol=tol * np.abs(cpu.direction).max())
+    host_r = PhaseRetrieval.random(6, 40, seed=0, dtype=dtype, trials=2)
+    gpu_r = PhaseRetrieval(cuda(host_r.A), cuda(host_r.y), host_r.x_true)
+    mu0 = 100 * host_r.random_start(2, seed=1)
+    run = dict(steps=5, num_samples=4, batch_size=5, power=homotopt.PowerSchedule(1e308), step_rule="unit",
+               sigma=homotopt.SigmaSchedule(0.3), lr=homotopt.LearningRate(0.5), eval_every=5, progress=False)
+    a, b = homotopt.prog_powerhp(host_r, mu0, **run), homotopt.prog_powerhp(gpu_r, mu0, **run)
+    assert np.all(np.isfinite(a.final_mu)) and np.any(a.final_mu != mu0)
+    np.testing.assert_allclose(b.final_mu, a.final_mu, rtol=0, atol=tol * np.abs(a.final_mu).max())
