@@ -54,6 +54,9 @@ void front_end::o2nc_check_hyper(const O2ncHyper& h, std::size_t group, std::siz
   HOMOTOPT_CHECK(std::isfinite(h.mu) && h.mu >= 0.0, "mu: expected a finite value >= 0, got ", h.mu, where);
   HOMOTOPT_CHECK(std::isfinite(h.weight_decay) && h.weight_decay >= 0.0,
                  "weight_decay: expected a finite value >= 0, got ", h.weight_decay, where);
+  HOMOTOPT_CHECK(std::isfinite(h.grad_multiplier) && h.grad_multiplier > 0.0,
+                 "grad_multiplier: expected a finite value > 0 (e.g. 1 / a GradScaler's scale), got ",
+                 h.grad_multiplier, where);
 }
 
 namespace {

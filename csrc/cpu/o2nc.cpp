@@ -61,22 +61,25 @@ void for_each_piece(const std::vector<O2ncTensor>& tensors, const std::vector<st
 // g * 0 is 0 for finite g and NaN for NaN or inf, so the sum is 0 exactly when every g is finite:
 // branch-free, and the order does not matter (the sum is 0 or NaN). Each step is one fused multiply-add
 // fma(g, 0, acc) with the load folded in (with FMA hardware).
-// Four vector accumulators, so the adds' latency does not limit the pass.
+// Four streams, the quarters of the span, each with its own accumulator (more reads in flight than one
+// stream, and the adds' latency does not limit the pass), walked back to front: the front of the
+// grads, read last, is still in cache when the update pass starts there.
 template <class T>
 bool span_finite(const T* HOMOTOPT_RESTRICT g, std::int64_t n) {
   using V = typename Vec<T>::type;
   constexpr std::int64_t W = Vec<T>::width;
   const V zero = broadcast(T(0));
   V a0 = zero, a1 = zero, a2 = zero, a3 = zero;
-  std::int64_t i = 0;
-  for (; i + 4 * W <= n; i += 4 * W) {
+  const std::int64_t q = n / (4 * W) * W;  // elements per quarter
+  const T *g1 = g + q, *g2 = g + 2 * q, *g3 = g + 3 * q;
+  for (std::int64_t i = q - W; i >= 0; i -= W) {
     a0 = fmadd(load(g + i), zero, a0);
-    a1 = fmadd(load(g + i + W), zero, a1);
-    a2 = fmadd(load(g + i + 2 * W), zero, a2);
-    a3 = fmadd(load(g + i + 3 * W), zero, a3);
+    a1 = fmadd(load(g1 + i), zero, a1);
+    a2 = fmadd(load(g2 + i), zero, a2);
+    a3 = fmadd(load(g3 + i), zero, a3);
   }
   T acc = horizontal_sum((a0 + a1) + (a2 + a3));
-  for (; i < n; ++i) acc += g[i] * T(0);
+  for (std::int64_t i = 4 * q; i < n; ++i) acc += g[i] * T(0);
   return acc == T(0);
 }
 
@@ -174,10 +177,17 @@ bool o2nc_update(const std::vector<O2ncTensor>& tensors, std::int64_t total,
     std::int64_t begin, end;
     split_range(total, team_size(), thread_id(), kGrain, begin, end);
     if (check_finite) {
-      bool finite = true;
+      // The pieces back to front (span_finite says why).
+      struct Piece {
+        const O2ncTensor* t;
+        std::int64_t i0, i1;
+      };
+      std::vector<Piece> pieces;
       for_each_piece(tensors, start, begin, end, [&](const O2ncTensor& t, std::int64_t i0, std::int64_t i1) {
-        finite = piece_finite(t, i0, i1) && finite;
+        pieces.push_back({&t, i0, i1});
       });
+      bool finite = true;
+      for (auto it = pieces.rbegin(); it != pieces.rend(); ++it) finite = piece_finite(*it->t, it->i0, it->i1) && finite;
       if (!finite) found_inf.store(true, std::memory_order_relaxed);
 #pragma omp barrier
     }

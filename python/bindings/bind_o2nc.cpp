@@ -201,22 +201,126 @@ void bind_o2nc(py::module_& m) {
           [](const O2ncTable& table, const std::vector<std::uintptr_t>& grads,
              const std::vector<std::tuple<double, double, double, double, bool>>& hypers, O2ncScaling scaling,
              std::optional<double> scale, bool check_finite, O2ncNanPolicy nan_policy, std::uintptr_t state,
-             std::uintptr_t stream) {
+             std::uintptr_t stream, double grad_multiplier) -> py::object {
             std::vector<const void*> g(grads.size());
             for (std::size_t i = 0; i < grads.size(); ++i) g[i] = reinterpret_cast<const void*>(grads[i]);
             std::vector<O2ncHyper> h;
             h.reserve(hypers.size());
-            for (const auto& [lr, beta, mu, weight_decay, maximize] : hypers)
+            for (const auto& [lr, beta, mu, weight_decay, maximize] : hypers) {
               h.push_back(O2ncHyper{lr, beta, mu, weight_decay, maximize});
+              h.back().grad_multiplier = grad_multiplier;
+            }
             O2ncOptions o = options_of(scaling, 0, 0, scale, check_finite, nan_policy);
             o.stream = stream;
             const ArrayView s = make_view(reinterpret_cast<std::int64_t*>(state), {6}, table.device());
-            py::gil_scoped_release release;
-            table.step(g, h, o, s);
+            {
+              py::gil_scoped_release release;
+              table.step(g, h, o, s);
+            }
+            // On the CPU the state is host memory: whether the step was skipped, without a tensor read.
+            if (table.device().type != DeviceType::cpu) return py::none();
+            return py::bool_(reinterpret_cast<const O2ncDeviceState*>(state)->found_inf != 0);
           },
           py::arg("grads"), py::arg("hypers"), py::arg("scaling"), py::arg("scale"), py::arg("check_finite"),
-          py::arg("nan_policy"), py::arg("state"), py::arg("stream") = 0)
+          py::arg("nan_policy"), py::arg("state"), py::arg("stream") = 0, py::arg("grad_multiplier") = 1.0)
       .def_property_readonly("size", &O2ncTable::size);
+
+  // homotopt.torch's per-step check of its cached O2ncTable, in one call instead of a Python loop.
+  // `param_lists`: each group's list of params; `keys`: one tuple per param, as ExpO2NC._build made it:
+  // (p, None) for a param without grad then, else (p, data_ptr, shape, strides, dtype, D, contiguous,
+  // state). Returns the grads' pointers (0: no grad), or None when anything differs from the keys or a
+  // grad is not of its param's dtype and layout (the Python path then decides: copy, error or rebuild).
+  // Reads tensor attributes through Python's C API (the core links no torch), with as few calls and
+  // temporary objects as the check allows: a param contiguous at build is checked with is_contiguous()
+  // and its shape (which fix its strides) rather than stride() tuples.
+  m.def(
+      "_o2nc_torch_grads",
+      [](const py::list& param_lists, const py::list& keys) -> py::object {
+        // Interned once and kept for the life of the process (a static py::str would be released after
+        // the interpreter is gone).
+        static PyObject* const kGrad = PyUnicode_InternFromString("grad");
+        static PyObject* const kDataPtr = PyUnicode_InternFromString("data_ptr");
+        static PyObject* const kShape = PyUnicode_InternFromString("shape");
+        static PyObject* const kStride = PyUnicode_InternFromString("stride");
+        static PyObject* const kDtype = PyUnicode_InternFromString("dtype");
+        static PyObject* const kContiguous = PyUnicode_InternFromString("is_contiguous");
+        static PyObject* const kD = PyUnicode_InternFromString("D");
+        constexpr std::uintptr_t kBad = ~std::uintptr_t{0};  // not a pointer (a conversion failed)
+        const auto call = [](PyObject* self, PyObject* name) {
+          PyObject* args[1] = {self};
+          return py::reinterpret_steal<py::object>(
+              PyObject_VectorcallMethod(name, args, 1 | PY_VECTORCALL_ARGUMENTS_OFFSET, nullptr));
+        };
+        const auto attr = [](PyObject* self, PyObject* name) {
+          return py::reinterpret_steal<py::object>(PyObject_GetAttr(self, name));
+        };
+        const auto same = [](const py::object& a, PyObject* b) {  // a == b, errors as "not the same"
+          if (!a) return false;
+          const int r = PyObject_RichCompareBool(a.ptr(), b, Py_EQ);
+          if (r < 0) PyErr_Clear();
+          return r == 1;
+        };
+        const auto pointer = [](const py::object& v) -> std::uintptr_t {  // data_ptr() is an int >= 0
+          if (!v || !PyLong_Check(v.ptr())) return kBad;
+          return static_cast<std::uintptr_t>(PyLong_AsUnsignedLongLongMask(v.ptr()));
+        };
+        // The layout of t (p or its grad) is the key's: contiguous (and p's shape, checked apart) or
+        // these strides.
+        const auto same_layout = [&](PyObject* t, PyObject* key) {
+          if (PyTuple_GET_ITEM(key, 6) == Py_True) return call(t, kContiguous).ptr() == Py_True;
+          return same(call(t, kStride), PyTuple_GET_ITEM(key, 3));
+        };
+        // The loop makes a few short-lived tuples and ints per tensor; the collector is held off while
+        // it runs (they are all freed by the end), which saves the collections they would trigger.
+        const int collecting = PyGC_Disable();
+        std::vector<std::uintptr_t> out;
+        const Py_ssize_t count = PyList_GET_SIZE(keys.ptr());
+        out.reserve(static_cast<std::size_t>(count));
+        const auto check = [&]() -> bool {
+          Py_ssize_t n = 0;
+          for (const py::handle group : param_lists) {
+            if (!PyList_Check(group.ptr())) return false;
+            for (Py_ssize_t i = 0; i < PyList_GET_SIZE(group.ptr()); ++i) {
+              PyObject* p = PyList_GET_ITEM(group.ptr(), i);
+              if (n >= count) return false;
+              PyObject* key = PyList_GET_ITEM(keys.ptr(), n++);
+              if (!PyTuple_Check(key) || PyTuple_GET_SIZE(key) < 2 || PyTuple_GET_ITEM(key, 0) != p) return false;
+              const py::object grad = attr(p, kGrad);
+              if (!grad) return false;
+              if (PyTuple_GET_ITEM(key, 1) == Py_None) {  // no grad when the table was built
+                if (!grad.is_none()) return false;
+                out.push_back(0);
+                continue;
+              }
+              if (PyTuple_GET_SIZE(key) != 8) return false;
+              const std::uintptr_t expected = pointer(py::reinterpret_borrow<py::object>(PyTuple_GET_ITEM(key, 1)));
+              const py::object dtype = attr(p, kDtype);
+              PyObject* state = PyTuple_GET_ITEM(key, 7);
+              PyObject* D = PyDict_Check(state) ? PyDict_GetItemWithError(state, kD) : nullptr;
+              if (expected == kBad || D != PyTuple_GET_ITEM(key, 5) || dtype.ptr() != PyTuple_GET_ITEM(key, 4) ||
+                  pointer(call(p, kDataPtr)) != expected || !same(attr(p, kShape), PyTuple_GET_ITEM(key, 2)) ||
+                  !same_layout(p, key))
+                return false;
+              if (grad.is_none()) {
+                out.push_back(0);
+                continue;
+              }
+              // (a sparse grad has no strides and is not contiguous: the Python path names it)
+              if (attr(grad.ptr(), kDtype).ptr() != dtype.ptr() || !same_layout(grad.ptr(), key)) return false;
+              const std::uintptr_t g = pointer(call(grad.ptr(), kDataPtr));
+              if (g == kBad) return false;
+              out.push_back(g);
+            }
+          }
+          return n == count;
+        };
+        const bool ok = check();
+        if (PyErr_Occurred()) PyErr_Clear();  // whatever failed, the Python path meets it again and says it
+        if (collecting) PyGC_Enable();
+        if (!ok) return py::none();
+        return py::cast(out);
+      },
+      py::arg("param_lists"), py::arg("keys"));
 
   m.def(
       "o2nc_device_state", [](std::uint64_t seed, std::uint32_t step) { return words_of(o2nc_device_state(seed, step)); },

@@ -55,26 +55,30 @@ HOMOTOPT_HD HOMOTOPT_INLINE double o2nc_scale(std::uint64_t seed, std::uint32_t 
 
 // Hyper-parameters of one group of tensors (torch's param_groups): learning rate eta >= 0, discount
 // beta in (0, 1], regularizer mu >= 0 (it shrinks D, not x), weight decay wd >= 0 (it shrinks x).
+// grad_multiplier m > 0 multiplies every gradient (GradScaler's 1 / scale: the unscale fused into the
+// update), folded into the gradient's coefficient -eta m: for a power of two m this is bit for bit
+// the update of the gradients m g (a power of two scales exactly), otherwise within one rounding.
 struct O2ncHyper {
   double lr = 0.0;
   double beta = 1.0;
   double mu = 0.0;
   double weight_decay = 0.0;
   bool maximize = false;
+  double grad_multiplier = 1.0;
 };
 
 // The per-step scalars of one group in the working precision T, formed in float64 and rounded once.
 template <class T>
 struct O2ncCoefficients {
   T discount;      // b' = beta / (1 + eta mu)
-  T neg_lr;        // -eta, or +eta when maximizing (the sign of g flips)
+  T neg_lr;        // -eta m, or +eta m when maximizing (the sign of g flips); m = grad_multiplier
   T neg_lr_decay;  // -eta wd
   T scale;         // s
 };
 
 template <class T>
 HOMOTOPT_HD inline O2ncCoefficients<T> o2nc_coefficients(const O2ncHyper& h, double scale) {
-  return {static_cast<T>(h.beta / (1.0 + h.lr * h.mu)), static_cast<T>(h.maximize ? h.lr : -h.lr),
+  return {static_cast<T>(h.beta / (1.0 + h.lr * h.mu)), static_cast<T>((h.maximize ? h.lr : -h.lr) * h.grad_multiplier),
           static_cast<T>(-(h.lr * h.weight_decay)), static_cast<T>(scale)};
 }
 

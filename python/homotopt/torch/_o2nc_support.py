@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import struct
 from typing import Any
 
 import torch
@@ -66,12 +67,12 @@ def shared_seed(seed: int, explicit: bool) -> int:
 @torch.library.custom_op("homotopt::o2nc_step", mutates_args=("params", "buffers", "state"))
 def o2nc_step(params: list[torch.Tensor], grads: list[torch.Tensor], buffers: list[torch.Tensor],
               state: torch.Tensor, group_sizes: list[int], hypers: torch.Tensor, scaling: int, check_finite: bool,
-              nan_policy: int) -> None:
+              nan_policy: int, grad_multiplier: float = 1.0) -> None:
     """The fused update of every (param, grad, buffer), dense and of one layout per triple, with seed,
     step and results in ``state`` (six int64 words, O2ncDeviceState) and the hyper-parameters of each
     group in a row of ``hypers`` (lr, beta, mu, weight_decay, maximize; float64). ``scaling`` and
     ``nan_policy`` are the int values of _core.O2ncScaling and _core.O2ncNanPolicy (a custom op's schema
-    takes no pybind11 enums)."""
+    takes no pybind11 enums). ``grad_multiplier`` multiplies every gradient (1 / a GradScaler's scale)."""
     if not params:
         return
     device = params[0].device
@@ -82,12 +83,19 @@ def o2nc_step(params: list[torch.Tensor], grads: list[torch.Tensor], buffers: li
     rows = [(lr, beta, mu, wd, bool(mx)) for lr, beta, mu, wd, mx in hypers.tolist()]
     stream = torch.cuda.current_stream(device).cuda_stream if device.type == "cuda" else 0
     table.step([g.data_ptr() for g in grads], rows, _core.O2ncScaling(scaling), None, check_finite,
-               _core.O2ncNanPolicy(nan_policy), state.data_ptr(), stream)
+               _core.O2ncNanPolicy(nan_policy), state.data_ptr(), stream, grad_multiplier)
 
 
 @o2nc_step.register_fake
-def _(params, grads, buffers, state, group_sizes, hypers, scaling, check_finite, nan_policy) -> None:
+def _(params, grads, buffers, state, group_sizes, hypers, scaling, check_finite, nan_policy,
+      grad_multiplier=1.0) -> None:
     return None
+
+
+def inverse_scale(grad_scale: Any) -> float:
+    """GradScaler's 1 / scale as its own unscale_ forms it: the reciprocal in float64, rounded to float32
+    (a power of two for its default scales, so the fused unscale is exact)."""
+    return struct.unpack("f", struct.pack("f", 1.0 / float(grad_scale)))[0]
 
 
 def hyper_rows(groups: list[dict]) -> torch.Tensor:

@@ -31,7 +31,7 @@ import torch
 from .. import _core
 from .._validation import boolean, counter32, require_keys, seed as check_seed
 from ..o2nc import check_hyper, nan_policy_code, scaling_code
-from ._o2nc_support import DEVICES, DTYPES, ParamGroup, hyper_rows, o2nc_step, shared_seed
+from ._o2nc_support import DEVICES, DTYPES, ParamGroup, hyper_rows, inverse_scale, o2nc_step, shared_seed
 
 __all__ = ["ExpO2NC"]
 
@@ -95,6 +95,15 @@ class ExpO2NC(torch.optim.Optimizer):
         buffer_dtype: the dtype of D: None (the parameter's) or torch.float32 for float16/bfloat16
             parameters (arithmetic is float32 either way; values are rounded once when stored).
 
+    GradScaler (torch.amp): ExpO2NC takes part in its protocol for fused optimizers
+    (``_step_supports_amp_scaling``): ``scaler.step(opt)`` hands over its scale and found_inf, and the
+    step unscales inside the update (every gradient times 1 / scale, formed as GradScaler's unscale_
+    does; bit for bit ``scaler.unscale_(opt)`` followed by ``opt.step()`` when the scale is a power of
+    two, as GradScaler's defaults keep it) or skips when found_inf is set (then counted in
+    ``skipped_steps``); our own finiteness pass is left out, and float16/bfloat16 gradients need no
+    unscale_ of their own. On CUDA the step reads scale and found_inf on the host (one wait for the GPU).
+    A ``torch.compile``d step does not take part.
+
     Parameters whose grad is None are skipped. Sparse gradients raise TypeError. torch SGD keywords
     without a meaning here (``nesterov=True``, ``dampening`` != 0) raise ValueError saying why.
 
@@ -105,6 +114,8 @@ class ExpO2NC(torch.optim.Optimizer):
     the same steps; a non-finite gradient seen by one shard only skips that shard's step, so pass
     ``step(found_inf=...)`` reduced over ranks (as GradScaler does) when that can happen.
     """
+
+    _step_supports_amp_scaling = True  # torch.amp.GradScaler: step() unscales and skips itself
 
     def __init__(self, params: Iterable[Any], lr: float | torch.Tensor = 1e-3, *, momentum: float | None = None,
                  beta: float | None = None, mu: float = 0.0, weight_decay: float = 0.0, maximize: bool = False,
@@ -155,7 +166,8 @@ class ExpO2NC(torch.optim.Optimizer):
     def __getstate__(self) -> dict:
         # Everything but the native table and what keys it (torch's own __getstate__ keeps only
         # defaults, state and param_groups, which left copies without seed, counter or settings).
-        return {k: v for k, v in self.__dict__.items() if k not in ("_table", "_keys", "_keep")}
+        return {k: v for k, v in self.__dict__.items() if k not in ("_table", "_keys", "_keep", "grad_scale",
+                                                                   "_amp_found_inf")}
 
     def __setstate__(self, state: dict) -> None:
         super().__setstate__(state)
@@ -224,9 +236,20 @@ class ExpO2NC(torch.optim.Optimizer):
 
     @property
     def found_inf(self) -> bool:
-        """Whether the last step was skipped for a non-finite gradient; on CUDA, reading it waits for the GPU."""
+        """Whether the last step was skipped for a non-finite gradient; on CUDA, reading it waits for the GPU.
+
+        Setting it (what GradScaler.step does, before calling step()) gives the next step the caller's
+        verdict, as ``step(found_inf=...)`` does; GradScaler deletes it again after the step."""
         fields = self._fields()
         return bool(fields["found_inf"]) if self._stepped or fields["step"] != 0 else False
+
+    @found_inf.setter
+    def found_inf(self, value: bool | torch.Tensor | None) -> None:
+        self._amp_found_inf = value
+
+    @found_inf.deleter
+    def found_inf(self) -> None:
+        self._amp_found_inf = None
 
     # ---- the table of parameters, kept in C++ between steps ----
     def _build(self, device: torch.device) -> None:
@@ -274,7 +297,8 @@ class ExpO2NC(torch.optim.Optimizer):
                 numels.append(p.numel())
                 dtypes.append(DTYPES[p.dtype])
                 ddtypes.append(DTYPES[D.dtype])
-                keys.append((p, p.data_ptr(), p.shape, p.stride(), p.dtype, D, flat, state))
+                # (the 7th: contiguous, so that the per-step check can ask is_contiguous() instead of stride())
+                keys.append((p, p.data_ptr(), p.shape, p.stride(), p.dtype, D, p.is_contiguous(), state))
             sizes.append(count)
         self._slow = slow
         self._keys = keys
@@ -359,6 +383,10 @@ class ExpO2NC(torch.optim.Optimizer):
             raise ValueError(f"params: expected tensors on the CPU or a CUDA device, got {device}")
         state = self._state_on(device)
         check = self.check_finite
+        if found_inf is None:
+            found_inf = self.__dict__.get("_amp_found_inf")  # GradScaler's (set as opt.found_inf)
+        grad_scale = self.__dict__.get("grad_scale")  # GradScaler's scale (None: grads already unscaled)
+        multiplier = 1.0 if grad_scale is None else inverse_scale(grad_scale)
         if found_inf is not None:
             if bool(found_inf):  # a CUDA tensor is read here (one wait for the GPU)
                 self._count_skip(True)
@@ -366,7 +394,11 @@ class ExpO2NC(torch.optim.Optimizer):
                 return loss
             check = False
         self._keep: list = []
-        grads = self._grads() if self._table is not None else None
+        grads = None
+        if self._table is not None:  # the cached table, checked in one native call (or by _grads)
+            grads = _core._o2nc_torch_grads([g["params"] for g in self.param_groups], self._keys)
+            if grads is None:
+                grads = self._grads()
         if grads is None:
             self._build(device)
             grads = None if self._slow else self._grads()
@@ -375,17 +407,18 @@ class ExpO2NC(torch.optim.Optimizer):
             return loss  # no gradients at all: nothing to do
         stream = torch.cuda.current_stream(device).cuda_stream if device.type == "cuda" else 0
         if self._slow:
-            self._step_slow(check, state, stream)
+            self._step_slow(check, state, stream, multiplier)
+            skipped = device.type == "cpu" and bool(int(state[1]) >> 32)
         else:
-            self._table.step(grads, self._hypers(), self._scaling, None, check, self._nan_policy,
-                             state.data_ptr(), stream)
+            skipped = self._table.step(grads, self._hypers(), self._scaling, None, check, self._nan_policy,
+                                       state.data_ptr(), stream, multiplier)
         self._keep = []
         self._stepped = True
         if device.type == "cpu":
-            self._count_skip(bool(int(state[1]) >> 32))
+            self._count_skip(bool(skipped))
         return loss
 
-    def _step_slow(self, check: bool, state: torch.Tensor, stream: int) -> None:
+    def _step_slow(self, check: bool, state: torch.Tensor, stream: int, multiplier: float) -> None:
         """Non-dense parameters: one call over contiguous copies, copied back (nothing else changes)."""
         params, grads, bufs, sizes, back = [], [], [], [], []
         for group in self.param_groups:
@@ -405,12 +438,15 @@ class ExpO2NC(torch.optim.Optimizer):
                 count += 1
             sizes.append(count)
         o2nc_step(params, grads, bufs, state, sizes, hyper_rows(self.param_groups), self._op_codes[0], check,
-                  self._op_codes[1])
+                  self._op_codes[1], multiplier)
         for p, x in back:
             p.copy_(x)
 
     def _step_compiled(self) -> None:
         """Under torch.compile: the custom op over the params with grads (traced, kept in the graph)."""
+        if self.__dict__.get("grad_scale") is not None or self.__dict__.get("_amp_found_inf") is not None:
+            raise RuntimeError("ExpO2NC: a torch.compile'd step does not take GradScaler's scale; call "
+                               "scaler.unscale_(opt) before it, or step eagerly")
         params, grads, bufs, sizes = [], [], [], []
         for group in self._groups:
             count = 0
