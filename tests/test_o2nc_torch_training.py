@@ -145,3 +145,36 @@ def test_a_changed_layout_rebuilds_the_table(rng):
     expect_D = 0.9 * (D.t() - 0.1 * g)
     torch.testing.assert_close(opt.state[w]["D"], expect_D, rtol=1e-6, atol=1e-7)
     torch.testing.assert_close(w.detach(), before + s_next * expect_D, rtol=1e-6, atol=1e-6)
+
+
+def test_the_per_step_table_check_sees_what_the_pointer_does_not(rng):
+    # The cached table is checked in one native call per step; each change below keeps the parameter's
+    # pointer and must still be seen: strides alone (a square transpose: same shape), a grad of another
+    # layout (updated through a copy), the buffer D replaced, the dtype alone (a same-size view).
+    w = torch.nn.Parameter(torch.tensor(rng.standard_normal((4, 4)), dtype=torch.float32))
+    opt = ht.ExpO2NC([w], lr=0.1, momentum=0.9, seed=2)
+    w.grad = torch.arange(16.0).reshape(4, 4)  # D not symmetric
+    opt.step()
+    w.data = w.data.t()  # strides (1, 4), shape unchanged
+    g = torch.tensor(rng.standard_normal((4, 4)), dtype=torch.float32)
+    w.grad = g.t().contiguous().t()  # in w's new layout
+    D, before = opt.state[w]["D"].clone(), w.detach().clone()
+    opt.step()
+    expect_D = 0.9 * (D.t() - 0.1 * g)  # D stays paired with w's memory: transposed with it
+    torch.testing.assert_close(opt.state[w]["D"], expect_D, rtol=1e-6, atol=1e-7)
+    torch.testing.assert_close(w.detach(), before + opt.last_s * expect_D, rtol=1e-6, atol=1e-6)
+    w.grad = g.clone()  # row-major: not w's (transposed) layout, so a copy in w's layout goes in
+    D = opt.state[w]["D"].clone()
+    opt.step()
+    torch.testing.assert_close(opt.state[w]["D"], 0.9 * (D - 0.1 * g), rtol=1e-6, atol=1e-7)
+    opt.state[w]["D"] = torch.zeros(4, 4).t()  # replaced by the user (in w's layout): used, not the old one
+    opt.step()
+    torch.testing.assert_close(opt.state[w]["D"], 0.9 * (-0.1 * g), rtol=1e-6, atol=1e-7)
+    h = torch.nn.Parameter(torch.ones(8, dtype=torch.float16))
+    opt = ht.ExpO2NC([h], lr=0.5, momentum=0.5, seed=2)
+    h.grad = torch.ones(8, dtype=torch.float16)
+    opt.step()
+    h.data = h.data.view(torch.bfloat16)  # same pointer, shape and strides; another dtype
+    h.grad = torch.ones(8, dtype=torch.bfloat16)
+    opt.step()
+    assert opt.state[h]["D"].dtype == torch.bfloat16

@@ -108,6 +108,58 @@ py::dict fields_of(const std::vector<std::int64_t>& words) {
   return d;
 }
 
+// The attributes homotopt.torch's per-step check reads, looked up once per tensor type (torch.Tensor,
+// nn.Parameter, ...) instead of per access: grad, dtype and shape are data descriptors (no instance
+// attribute can hide them); data_ptr, is_contiguous and stride are methods, called unbound. A type
+// whose attributes are not these kinds, or that changes (its version tag), is looked up again or
+// left to the Python path (nullptr).
+struct TensorAccess {
+  PyTypeObject* type = nullptr;
+  unsigned int version = 0;
+  PyObject *grad = nullptr, *dtype = nullptr, *shape = nullptr;
+  PyObject *data_ptr = nullptr, *is_contiguous = nullptr, *stride = nullptr;
+};
+
+const TensorAccess* tensor_access(PyTypeObject* type) {
+  static std::vector<TensorAccess> cache;  // a few types; the references are kept for the process
+  for (const TensorAccess& a : cache)
+    if (a.type == type && a.version == type->tp_version_tag && a.version != 0) return &a;
+  const auto lookup = [&](const char* name, bool data) -> PyObject* {
+    PyObject* d = PyObject_GetAttrString(reinterpret_cast<PyObject*>(type), name);  // new reference
+    if (d == nullptr) {
+      PyErr_Clear();
+      return nullptr;
+    }
+    const bool ok = data ? Py_TYPE(d)->tp_descr_get != nullptr && Py_TYPE(d)->tp_descr_set != nullptr
+                         : PyCallable_Check(d) != 0;
+    if (!ok) Py_CLEAR(d);
+    return d;
+  };
+  TensorAccess a;
+  a.type = type;
+  a.grad = lookup("grad", true);
+  a.dtype = lookup("dtype", true);
+  a.shape = lookup("shape", true);
+  a.data_ptr = lookup("data_ptr", false);
+  a.is_contiguous = lookup("is_contiguous", false);
+  a.stride = lookup("stride", false);
+  a.version = type->tp_version_tag;  // after the lookups, which assign a tag if there was none
+  if (!a.grad || !a.dtype || !a.shape || !a.data_ptr || !a.is_contiguous || !a.stride || a.version == 0) {
+    for (PyObject* d : {a.grad, a.dtype, a.shape, a.data_ptr, a.is_contiguous, a.stride}) Py_XDECREF(d);
+    return nullptr;
+  }
+  Py_INCREF(reinterpret_cast<PyObject*>(type));
+  for (TensorAccess& old : cache)
+    if (old.type == type) {  // changed since: replaced (the old references are kept; a rare event)
+      old = a;
+      return &old;
+    }
+  if (cache.size() >= 16) return nullptr;  // not a tensor type we expected so many of
+  cache.reserve(16);  // (pointers into the cache stay valid)
+  cache.push_back(a);
+  return &cache.back();
+}
+
 }  // namespace
 
 void bind_o2nc(py::module_& m) {
@@ -236,23 +288,14 @@ void bind_o2nc(py::module_& m) {
   m.def(
       "_o2nc_torch_grads",
       [](const py::list& param_lists, const py::list& keys) -> py::object {
-        // Interned once and kept for the life of the process (a static py::str would be released after
-        // the interpreter is gone).
-        static PyObject* const kGrad = PyUnicode_InternFromString("grad");
-        static PyObject* const kDataPtr = PyUnicode_InternFromString("data_ptr");
-        static PyObject* const kShape = PyUnicode_InternFromString("shape");
-        static PyObject* const kStride = PyUnicode_InternFromString("stride");
-        static PyObject* const kDtype = PyUnicode_InternFromString("dtype");
-        static PyObject* const kContiguous = PyUnicode_InternFromString("is_contiguous");
-        static PyObject* const kD = PyUnicode_InternFromString("D");
-        constexpr std::uintptr_t kBad = ~std::uintptr_t{0};  // not a pointer (a conversion failed)
-        const auto call = [](PyObject* self, PyObject* name) {
+        static PyObject* const key_D = PyUnicode_InternFromString("D");  // kept for the process
+        const auto call = [](PyObject* self, PyObject* method) {  // an unbound method, self first
           PyObject* args[1] = {self};
-          return py::reinterpret_steal<py::object>(
-              PyObject_VectorcallMethod(name, args, 1 | PY_VECTORCALL_ARGUMENTS_OFFSET, nullptr));
+          return py::reinterpret_steal<py::object>(PyObject_Vectorcall(method, args, 1, nullptr));
         };
-        const auto attr = [](PyObject* self, PyObject* name) {
-          return py::reinterpret_steal<py::object>(PyObject_GetAttr(self, name));
+        const auto attr = [](PyObject* self, PyObject* descriptor) {  // a data descriptor's value
+          return py::reinterpret_steal<py::object>(
+              Py_TYPE(descriptor)->tp_descr_get(descriptor, self, reinterpret_cast<PyObject*>(Py_TYPE(self))));
         };
         const auto same = [](const py::object& a, PyObject* b) {  // a == b, errors as "not the same"
           if (!a) return false;
@@ -260,15 +303,16 @@ void bind_o2nc(py::module_& m) {
           if (r < 0) PyErr_Clear();
           return r == 1;
         };
+        constexpr std::uintptr_t kBad = ~std::uintptr_t{0};  // not a pointer (a conversion failed)
         const auto pointer = [](const py::object& v) -> std::uintptr_t {  // data_ptr() is an int >= 0
           if (!v || !PyLong_Check(v.ptr())) return kBad;
           return static_cast<std::uintptr_t>(PyLong_AsUnsignedLongLongMask(v.ptr()));
         };
         // The layout of t (p or its grad) is the key's: contiguous (and p's shape, checked apart) or
         // these strides.
-        const auto same_layout = [&](PyObject* t, PyObject* key) {
-          if (PyTuple_GET_ITEM(key, 6) == Py_True) return call(t, kContiguous).ptr() == Py_True;
-          return same(call(t, kStride), PyTuple_GET_ITEM(key, 3));
+        const auto same_layout = [&](PyObject* t, const TensorAccess& a, PyObject* key) {
+          if (PyTuple_GET_ITEM(key, 6) == Py_True) return call(t, a.is_contiguous).ptr() == Py_True;
+          return same(call(t, a.stride), PyTuple_GET_ITEM(key, 3));
         };
         // The loop makes a few short-lived tuples and ints per tensor; the collector is held off while
         // it runs (they are all freed by the end), which saves the collections they would trigger.
@@ -285,7 +329,9 @@ void bind_o2nc(py::module_& m) {
               if (n >= count) return false;
               PyObject* key = PyList_GET_ITEM(keys.ptr(), n++);
               if (!PyTuple_Check(key) || PyTuple_GET_SIZE(key) < 2 || PyTuple_GET_ITEM(key, 0) != p) return false;
-              const py::object grad = attr(p, kGrad);
+              const TensorAccess* a = tensor_access(Py_TYPE(p));
+              if (a == nullptr) return false;
+              const py::object grad = attr(p, a->grad);
               if (!grad) return false;
               if (PyTuple_GET_ITEM(key, 1) == Py_None) {  // no grad when the table was built
                 if (!grad.is_none()) return false;
@@ -294,20 +340,22 @@ void bind_o2nc(py::module_& m) {
               }
               if (PyTuple_GET_SIZE(key) != 8) return false;
               const std::uintptr_t expected = pointer(py::reinterpret_borrow<py::object>(PyTuple_GET_ITEM(key, 1)));
-              const py::object dtype = attr(p, kDtype);
+              const py::object dtype = attr(p, a->dtype);
               PyObject* state = PyTuple_GET_ITEM(key, 7);
-              PyObject* D = PyDict_Check(state) ? PyDict_GetItemWithError(state, kD) : nullptr;
+              PyObject* D = PyDict_Check(state) ? PyDict_GetItemWithError(state, key_D) : nullptr;
               if (expected == kBad || D != PyTuple_GET_ITEM(key, 5) || dtype.ptr() != PyTuple_GET_ITEM(key, 4) ||
-                  pointer(call(p, kDataPtr)) != expected || !same(attr(p, kShape), PyTuple_GET_ITEM(key, 2)) ||
-                  !same_layout(p, key))
+                  pointer(call(p, a->data_ptr)) != expected || !same(attr(p, a->shape), PyTuple_GET_ITEM(key, 2)) ||
+                  !same_layout(p, *a, key))
                 return false;
               if (grad.is_none()) {
                 out.push_back(0);
                 continue;
               }
               // (a sparse grad has no strides and is not contiguous: the Python path names it)
-              if (attr(grad.ptr(), kDtype).ptr() != dtype.ptr() || !same_layout(grad.ptr(), key)) return false;
-              const std::uintptr_t g = pointer(call(grad.ptr(), kDataPtr));
+              const TensorAccess* b = tensor_access(Py_TYPE(grad.ptr()));
+              if (b == nullptr || attr(grad.ptr(), b->dtype).ptr() != dtype.ptr() || !same_layout(grad.ptr(), *b, key))
+                return false;
+              const std::uintptr_t g = pointer(call(grad.ptr(), b->data_ptr));
               if (g == kBad) return false;
               out.push_back(g);
             }

@@ -279,10 +279,10 @@ class ExpO2NC(torch.optim.Optimizer):
                 if D is None:
                     D = torch.zeros_like(p, dtype=want, memory_format=torch.preserve_format if flat else
                                          torch.contiguous_format)
-                elif D.shape != p.shape and flat and D.numel() == p.numel() and id(p) in old and \
-                        old[id(p)][1] == p.data_ptr() and old[id(p)][5] is D:
-                    # The same memory seen through another shape or strides (p.data = p.data.t()): D keeps
-                    # its element-for-element pairing with p's memory, seen the same way.
+                elif (D.shape != p.shape or D.stride() != p.stride()) and flat and D.numel() == p.numel() and \
+                        id(p) in old and old[id(p)][1] == p.data_ptr() and old[id(p)][5] is D:
+                    # The same memory seen through another shape or strides (p.data = p.data.t(), square or
+                    # not): D keeps its element-for-element pairing with p's memory, seen the same way.
                     D = D.as_strided(p.shape, p.stride(), D.storage_offset())
                 elif D.shape != p.shape:
                     raise ValueError(f"state of {name}: expected a buffer D of shape {tuple(p.shape)}, got "
