@@ -3,10 +3,11 @@
 Two parameter lists, float32, on the CPU:
   resnet18  the 62 parameter tensors of torchvision's ResNet-18 (11,689,512 parameters; built here from
             their shapes, no torchvision needed)
-  small200  200 small tensors (64 to 4096 elements, 202,944 parameters): per-tensor overhead dominates
+  small200  200 small tensors (64 to 4096 elements, 412,416 parameters): per-tensor overhead dominates
 Candidates, each one optimizer step on its own copy of the parameters with fixed gradients:
-  ExpO2NC            homotopt.torch.ExpO2NC, default settings (check_finite=True: a finiteness check of
-                     the gradients fused into the update, nan_policy="skip")
+  ExpO2NC default    homotopt.torch.ExpO2NC(params, lr=1e-3, momentum=0.9, seed=1): default settings
+                     (check_finite=True: every gradient read once before the update, in the same native
+                     call; nan_policy="skip")
   ExpO2NC found_inf  the same with step(found_inf=<a 0-dim tensor>): the caller (GradScaler) already knows
   ExpO2NC nocheck    check_finite=False
   SGD fused          torch.optim.SGD(momentum=0.9, fused=True)
@@ -66,7 +67,7 @@ def candidates(shapes) -> dict:
         return lambda: opt.step(**kw)
 
     fns = {}
-    fns["ExpO2NC"] = step_of(ht.ExpO2NC(make_params(shapes, 0), lr=1e-3, momentum=0.9, seed=1))
+    fns["ExpO2NC default"] = step_of(ht.ExpO2NC(make_params(shapes, 0), lr=1e-3, momentum=0.9, seed=1))
     fns["ExpO2NC found_inf"] = step_of(ht.ExpO2NC(make_params(shapes, 0), lr=1e-3, momentum=0.9, seed=1),
                                        found_inf=torch.zeros(()))
     fns["ExpO2NC nocheck"] = step_of(ht.ExpO2NC(make_params(shapes, 0), lr=1e-3, momentum=0.9, seed=1,

@@ -8,7 +8,9 @@ parameters; ``torch.compile(opt.step, fullgraph=True)`` (the update is the custo
 ``torch.ops.homotopt.o2nc_step``). Each eager step is ONE native call over every parameter of every
 group, on the tensors' own memory, with one s shared by all of them; the table of parameters and
 buffers stays in C++ (``_core.O2ncTable``) between steps and is rebuilt only when a parameter's memory,
-shape, strides or dtype changes.
+shape, strides or dtype changes (checked each step in one native call, ``_core._o2nc_torch_grads``,
+which also collects the gradients' pointers). ``torch.amp.GradScaler`` is served as torch's fused
+optimizers are: the unscale is fused into the update.
 
 Seed, step counter and the last step's s and found_inf live in a small int64 tensor on the parameters'
 device (O2ncDeviceState): on CUDA a step never waits for the GPU and can be captured in a CUDA graph;
@@ -89,9 +91,10 @@ class ExpO2NC(torch.optim.Optimizer):
             RuntimeWarning says so, once per run of skips); "raise": homotopt's ValueError. On CUDA
             the skip happens on the device and is not counted (counting would wait for the GPU every
             step); steps skipped through ``step(found_inf=...)`` are counted on every device.
-        check_finite: False leaves out the finiteness check (fused into the update: each thread
-            checks its share, then updates it from cache), for callers that already know: a
-            GradScaler skips such steps itself, and ``step(found_inf=flag)`` takes the caller's flag.
+        check_finite: False leaves out the finiteness check (a read of every gradient in the same
+            native call, before any write, as the skip needs: 4 more bytes per float32 parameter on
+            the update's 20), for callers that already know: a GradScaler passes its found_inf (see
+            below), and ``step(found_inf=flag)`` takes the caller's flag.
         buffer_dtype: the dtype of D: None (the parameter's) or torch.float32 for float16/bfloat16
             parameters (arithmetic is float32 either way; values are rounded once when stored).
 
