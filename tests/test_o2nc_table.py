@@ -69,10 +69,14 @@ def bad_cases(rng):
          r"beta: expected a value in \(0, 1\], got 1.5"),
         ("state over a buffer", lambda t: t.step(ptr, HYPER, EXP, None, True, SKIP, D[1].ctypes.data),
          r"state: expected memory of its own"),
+        ("grad_multiplier 0", lambda t: t.step(ptr, HYPER, EXP, None, True, SKIP, st.ctypes.data, 0, 0.0),
+         r"grad_multiplier: expected a finite value > 0 \(e.g. 1 / a GradScaler's scale\), got 0"),
+        ("grad_multiplier inf", lambda t: t.step(ptr, HYPER, EXP, None, True, SKIP, st.ctypes.data, 0, np.inf),
+         r"grad_multiplier: expected a finite value > 0"),
     ]
 
 
-@pytest.mark.parametrize("case", range(5))
+@pytest.mark.parametrize("case", range(7))
 def test_bad_step_input_writes_nothing(rng, case):
     x, D, cases = bad_cases(rng)
     name, call, match = cases[case]
@@ -93,3 +97,21 @@ def test_bad_tables(rng):
                                         r"float64"):
         _core.O2ncTable([a.ctypes.data for a in x], [a.ctypes.data for a in D], [a.size for a in x], [F32] * 3,
                         [F64, F32, F32], CPU, 0, [3])
+
+
+@pytest.mark.parametrize("multiplier", [2.0**-16, 2.0**-3, 2.0**5])
+def test_grad_multiplier_is_the_update_of_multiplied_grads(rng, multiplier):
+    # GradScaler's unscale fused into the update: with a power of two, bit for bit the multiplied grads.
+    x, D = make(rng)
+    xr, Dr = [a.copy() for a in x], [a.copy() for a in D]
+    table, ref, st, st_ref = table_of(x, D), table_of(xr, Dr), state(), state()
+    for _ in range(3):
+        g = [(rng.standard_normal(a.size) * 1e3).astype(np.float32) for a in x]
+        gm = [(a * np.float32(multiplier)).astype(np.float32) for a in g]
+        assert table.step([a.ctypes.data for a in g], HYPER, EXP, None, True, SKIP, st.ctypes.data, 0,
+                          multiplier) is False  # on the CPU: whether the step was skipped
+        ref.step([a.ctypes.data for a in gm], HYPER, EXP, None, True, SKIP, st_ref.ctypes.data)
+    for a, b in zip(x + D, xr + Dr):
+        np.testing.assert_array_equal(a, b)
+    g[0][1] = np.inf
+    assert table.step([a.ctypes.data for a in g], HYPER, EXP, None, True, SKIP, st.ctypes.data, 0, multiplier)
