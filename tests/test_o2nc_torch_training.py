@@ -178,3 +178,17 @@ def test_the_per_step_table_check_sees_what_the_pointer_does_not(rng):
     h.grad = torch.ones(8, dtype=torch.bfloat16)
     opt.step()
     assert opt.state[h]["D"].dtype == torch.bfloat16
+
+
+def test_a_grad_of_another_shape_is_rejected_not_read_past_its_end():
+    # `p.grad.data = t` bypasses torch's shape check on assignment: a smaller contiguous grad of the same
+    # dtype would otherwise pass the layout check and be read past its end (or broadcast by a copy).
+    w = torch.nn.Parameter(torch.zeros(64))
+    opt = ht.ExpO2NC([w], lr=0.1, momentum=0.9, seed=2)
+    w.grad = torch.ones(64)
+    opt.step()
+    before = w.detach().clone()
+    w.grad.data = torch.ones(1)
+    with pytest.raises(ValueError, match=r"grad: expected shape \(64,\), got \(1,\)"):
+        opt.step()
+    assert torch.equal(w.detach(), before)

@@ -353,7 +353,10 @@ void bind_o2nc(py::module_& m) {
               }
               // (a sparse grad has no strides and is not contiguous: the Python path names it)
               const TensorAccess* b = tensor_access(Py_TYPE(grad.ptr()));
-              if (b == nullptr || attr(grad.ptr(), b->dtype).ptr() != dtype.ptr() || !same_layout(grad.ptr(), *b, key))
+              // The grad's shape too: `p.grad.data = t` bypasses torch's own shape check on assignment,
+              // and a smaller grad would be read past its end.
+              if (b == nullptr || attr(grad.ptr(), b->dtype).ptr() != dtype.ptr() ||
+                  !same(attr(grad.ptr(), b->shape), PyTuple_GET_ITEM(key, 2)) || !same_layout(grad.ptr(), *b, key))
                 return false;
               const std::uintptr_t g = pointer(call(grad.ptr(), b->data_ptr));
               if (g == kBad) return false;

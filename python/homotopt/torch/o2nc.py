@@ -333,6 +333,8 @@ class ExpO2NC(torch.optim.Optimizer):
                 if g is None:
                     out.append(0)
                     continue
+                if g.shape != key[2]:  # `p.grad.data = t` skips torch's own check; never read past g's end
+                    raise ValueError(f"{self._name(n - 1)}.grad: expected shape {tuple(key[2])}, got {tuple(g.shape)}")
                 try:
                     same = g.dtype is key[4] and g.stride() == key[3]
                 except RuntimeError:  # sparse tensors have no strides
