@@ -22,10 +22,11 @@ void power_accumulate(const std::vector<PowerAccumulateTensor>& tensors, const D
     HOMOTOPT_CHECK(t.group >= 0 && t.group < groups, "tensors[", i, "]: expected a group in [0, ", groups,
                    "), got ", t.group);
     if (t.n == 0) continue;
-    HOMOTOPT_CHECK(t.u != nullptr && t.g != nullptr, "tensors[", i, "]: expected non-null u and g pointers");
+    HOMOTOPT_CHECK(t.u != nullptr, "tensors[", i, "]: expected a non-null u pointer");
     const std::size_t bytes = static_cast<std::size_t>(t.n) * (t.dtype == DType::float32 ? 4 : 8);
     const auto ub = reinterpret_cast<std::uintptr_t>(t.u), gb = reinterpret_cast<std::uintptr_t>(t.g);
-    HOMOTOPT_CHECK(ub + bytes <= gb || gb + bytes <= ub, "tensors[", i, "]: expected u and g not to overlap");
+    HOMOTOPT_CHECK(t.g == nullptr || ub + bytes <= gb || gb + bytes <= ub, "tensors[", i,
+                   "]: expected u and g not to overlap");
     work.push_back(t);
   }
   if (work.empty()) return;

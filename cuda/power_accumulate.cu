@@ -34,6 +34,8 @@ __device__ void chunk(const Slot& s, std::int64_t begin, std::int64_t end, doubl
   T* u = static_cast<T*>(s.u);
   const T* g = static_cast<const T*>(s.g);
   T probe = T(0);
+  if (g == nullptr) b = 0.0;                // no g: u <- a u
+  if (a == 1.0 && b == 0.0) return;         // u <- u: nothing to write
   for (std::int64_t i = begin + threadIdx.x; i < end; i += kThreads) {
     if (b == 0.0) {
       u[i] = power_accumulate_element(u[i], T(0), a, 0.0);
@@ -83,7 +85,7 @@ void power_accumulate(const std::vector<PowerAccumulateTensor>& tensors, int dev
       const std::size_t item = t.dtype == DType::float32 ? 4 : 8;
       Slot& s = batch.slot[batch.slots++];
       s.u = static_cast<char*>(t.u) + done * item;
-      s.g = static_cast<const char*>(t.g) + done * item;
+      s.g = t.g == nullptr ? nullptr : static_cast<const char*>(t.g) + done * item;
       s.n = take;
       s.first_block = blocks;
       s.group = t.group;

@@ -49,6 +49,24 @@ def test_zero_b_leaves_g_unread_and_flag_marks_nonfinite(rng):
     assert flag[0] == 1
 
 
+def test_null_g_rescales_and_a_of_one_writes_nothing(rng):
+    """g = nullptr (how homotopt.torch rescales u = p.grad in place): u <- a u whatever b; with a = 1 and
+    no g the tensor keeps its bits (a NaN with a payload included)."""
+    u = rng.standard_normal(1000).astype(np.float32)
+    want = reference(u, u, np.exp(-2.5), 0.0)
+    flag = np.zeros(1)
+    coef = np.array([[np.exp(-2.5), 7.0]])
+    _core.power_accumulate_pointers([u.ctypes.data], [0], [u.size], [DT[np.float32]], [0], _core.DeviceType.cpu,
+                                    0, coef.ctypes.data, 1, flag.ctypes.data, 0)
+    np.testing.assert_array_equal(u, want)
+    assert flag[0] == 0
+    v = np.frombuffer(np.array([0x7FC00001, 0x3F800000], dtype=np.uint32).tobytes(), dtype=np.float32).copy()
+    one = np.array([[1.0, 0.0]])
+    _core.power_accumulate_pointers([v.ctypes.data], [0], [2], [DT[np.float32]], [0], _core.DeviceType.cpu, 0,
+                                    one.ctypes.data, 1, flag.ctypes.data, 0)
+    assert v.view(np.uint32).tolist() == [0x7FC00001, 0x3F800000]  # a payload NaN: untouched, not rewritten
+
+
 def test_threads_do_not_change_bits(rng, threads):
     u0 = rng.standard_normal(300_000).astype(np.float32)
     g = rng.standard_normal(300_000).astype(np.float32)
@@ -78,6 +96,7 @@ BAD = [
     (lambda u, g: dict(numels=[-1]), ValueError, r"tensors\[0\]: expected n >= 0 elements, got -1"),
     (lambda u, g: dict(dtypes=[_core.DType.int64]), TypeError, r"tensors\[0\]: expected dtype float32 or float64, got int64"),
     (lambda u, g: dict(gs=[u.ctypes.data + 8]), ValueError, r"tensors\[0\]: expected u and g not to overlap"),
+    (lambda u, g: dict(us=[0]), ValueError, r"tensors\[0\]: expected a non-null u pointer"),
     (lambda u, g: dict(num_groups=0), ValueError, r"groups: expected at least 1 row"),
     (lambda u, g: dict(coefficients=0), ValueError, r"coefficients: expected a \(1, 2\) float64 table, got a null"),
     (lambda u, g: dict(flag=0), ValueError, r"flag: expected one float64, got a null pointer"),

@@ -266,3 +266,51 @@ def test_load_state_dict_of_another_optimizer():
     other = torch.optim.SGD(model.parameters(), lr=0.1)
     with pytest.raises(ValueError, match="expected a ProgPowerHP state_dict"):
         opt.load_state_dict(other.state_dict())
+
+
+def test_u_lives_in_grad_one_buffer_per_parameter():
+    """The merge keeps u in p.grad: the optimizer's own memory is one tensor (mu) per parameter, p.grad is
+    None after the step, and leaves outside the optimizer (here the input) get no gradient."""
+    model = mlp(8)
+    x, y = data("mlp", 8, 8)
+    x.requires_grad_(True)
+    for p in model.parameters():
+        p.grad = torch.ones_like(p)  # discarded on entry: a stale gradient does not enter u
+    opt = ProgPowerHP(model.parameters(), num_samples=4, power=1.0, sigma=0.1, lr=0.01, seed=2)
+    opt.step(lambda: losses(model, x, y))
+    params = list(model.parameters())
+    assert all(p.grad is None for p in params) and x.grad is None
+    assert len(opt._scratch) == len(params)
+    assert all(isinstance(b, torch.Tensor) and b.shape == p.shape for b, p in zip(opt._scratch.values(), params))
+    twin = mlp(8)
+    ProgPowerHP(twin.parameters(), num_samples=4, power=1.0, sigma=0.1, lr=0.01, seed=2).step(
+        lambda: losses(twin, x.detach(), y))
+    np.testing.assert_array_equal(flat(model), flat(twin))
+
+
+def test_omit_drops_a_sample_whose_every_pair_is_nan_even_with_nan_gradients():
+    """A sample with no counted pair has b = 0: its (NaN) gradient must not reach u = p.grad."""
+    model, twin = mlp(9), mlp(9)
+    x, y = data("mlp", 8, 9)
+    opt = ProgPowerHP(model.parameters(), num_samples=3, power=1.0, sigma=0.1, lr=0.01, seed=5, nan_policy="omit")
+    calls = []
+
+    def closure():  # sample 1: the forward itself goes NaN, so its backward gives NaN even with weight 0
+        calls.append(1)
+        xx = x * torch.nan if len(calls) == 2 else x
+        return losses(model, xx, y)
+
+    opt.step(closure)
+    assert not opt.found_inf
+    ref_calls = []
+
+    def twin_closure():  # the same samples; sample 1 contributes nothing (its losses are dropped by 'omit')
+        ref_calls.append(1)
+        out = losses(twin, x, y)
+        return out * torch.nan if len(ref_calls) == 2 else out
+
+    ProgPowerHP(twin.parameters(), num_samples=3, power=1.0, sigma=0.1, lr=0.01, seed=5,
+                nan_policy="omit").step(twin_closure)
+    got, want = flat(model), flat(twin)
+    assert np.all(np.isfinite(got))
+    np.testing.assert_array_equal(got, want)

@@ -16,7 +16,7 @@ namespace {
 template <class T>
 bool accumulate_range(T* HOMOTOPT_RESTRICT u, const T* HOMOTOPT_RESTRICT g, std::int64_t i0, std::int64_t i1,
                    double a, double b) {
-  if (b == 0.0) {
+  if (b == 0.0 || g == nullptr) {
     for (std::int64_t i = i0; i < i1; ++i) u[i] = power_accumulate_element(u[i], T(0), a, 0.0);
     return false;
   }
@@ -50,6 +50,7 @@ void power_accumulate(const std::vector<PowerAccumulateTensor>& tensors, const d
   bool bad = false;
   for (const PowerAccumulateTensor& t : tensors) {
     const double a = coefficients[2 * t.group], b = coefficients[2 * t.group + 1];
+    if (a == 1.0 && (b == 0.0 || t.g == nullptr)) continue;  // u <- u: nothing to write
     bad |= t.dtype == DType::float32 ? accumulate<float>(t, a, b) : accumulate<double>(t, a, b);
   }
   if (bad) *flag = 1.0;

@@ -8,8 +8,10 @@
 // Arrays: per tensor, u (written) and g (read) of n elements, one dtype (float32 or float64), both
 // contiguous, on one device; u and g must not overlap. The coefficient table is G x 2 float64 in the
 // arrays' memory space (host memory for CPU tensors, device memory for CUDA ones): row g = (a, b), read
-// by the kernel, so a GPU caller never waits for the host. b == 0 leaves g unread: u <- a u exactly, and
-// a NaN in the gradient of an omitted sample cannot reach u. `flag` (one float64, same memory space)
+// by the kernel, so a GPU caller never waits for the host. b == 0 or g == nullptr leaves g unread:
+// u <- a u exactly, and a NaN in the gradient of an omitted sample cannot reach u (a null g is how
+// homotopt.torch rescales u = p.grad in place before autograd adds the next sample into it). With
+// a == 1 and g unread the tensor is not touched at all (the rule would rewrite u unchanged). `flag` (one float64, same memory space)
 // is set to 1 when some g read with b != 0 is NaN or infinite (it is never reset here).
 // The arithmetic is in float64, rounded once to the dtype; CPU and CUDA give the same bits.
 #pragma once
@@ -25,7 +27,7 @@ namespace homotopt {
 // One tensor of a call: n elements of u (written) and g (read), param group `group`.
 struct PowerAccumulateTensor {
   void* u;
-  const void* g;
+  const void* g;  // nullptr: no g (u <- a u)
   std::int64_t n;
   DType dtype;
   std::int32_t group;

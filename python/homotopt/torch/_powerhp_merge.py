@@ -4,8 +4,9 @@ Internal to :mod:`homotopt.torch.progpowerhp`. The scalar part (m, s, count, top
 group is one float64 tensor of shape (G, 4) on the device, so no step ever reads it on the host; the
 vector part u is one buffer per parameter. One sample's terms a_j = N f_j merge into the state as
 (lse.hpp): M = max(m, m_k); u <- e^(m - M) u + e^(m_k - M) g_k; s likewise, with g_k the gradient
-of sum_j e^(a_j - m_k) f_j. The rescale-and-accumulate of u over all tensors is one fused native
-call (``_core.power_accumulate_pointers``) on the tensors' memory.
+of sum_j e^(a_j - m_k) f_j. u lives in ``p.grad``: the rescale u <- e^(m - M) u over all tensors is one
+fused native call (``_core.power_accumulate_pointers`` with no g) on the tensors' memory, and autograd's
+accumulation adds the sample's e^(m_k - M) g_k.
 
 When N f overflows (N top = +-inf for the largest counted f = top), lse.hpp's N -> infinity limit rule
 applies, exactly as in the native code: the sample's weights are 1 on the ties of top and 0 elsewhere,
@@ -100,7 +101,11 @@ class PowerAccumulator:
         self.device = device
         self.flag = torch.zeros(1, dtype=torch.float64, device=device)
 
-    def __call__(self, us: Sequence[torch.Tensor], gs: Sequence[torch.Tensor], groups: Sequence[int],
+    def rescale(self, us: Sequence[torch.Tensor], ab: torch.Tensor) -> None:
+        """u <- a u in place for every tensor, a = ab[0] (a device float64; ab[1] is ignored)."""
+        self(us, [None] * len(us), [0] * len(us), ab.reshape(1, 2))
+
+    def __call__(self, us: Sequence[torch.Tensor], gs: Sequence[torch.Tensor | None], groups: Sequence[int],
                  coefficients: torch.Tensor) -> None:
         if not us:
             return
@@ -111,23 +116,38 @@ class PowerAccumulator:
             raise ValueError(f"params: expected tensors on the CPU or a CUDA device, got {device}")
         stream = torch.cuda.current_stream(device).cuda_stream if device.type == "cuda" else 0
         _core.power_accumulate_pointers(
-            [u.data_ptr() for u in us], [g.data_ptr() for g in gs], [u.numel() for u in us],
+            [u.data_ptr() for u in us], [0 if g is None else g.data_ptr() for g in gs], [u.numel() for u in us],
             [_DTYPES[u.dtype] for u in us], list(groups), kind, device.index or 0,
             coefficients.data_ptr(), coefficients.shape[0], self.flag.data_ptr(), stream)
 
 
-def dense_grad(g: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor:
-    """A gradient in the layout of `like` (zeros for an unused parameter)."""
-    if g is None:
-        return torch.zeros_like(like)
-    if g.is_sparse:
-        raise TypeError("ProgPowerHP: expected dense gradients, got a sparse one")
-    if g.dtype != like.dtype or g.stride() != like.stride():
-        g = torch.empty_like(like).copy_(g)
-    return g
+def grad_states(params: Sequence[torch.Tensor], distributed: bool) -> list[torch.Tensor | None]:
+    """u of every parameter after the samples: its p.grad, moved to p's layout if autograd chose another;
+    None where no sample reached it (frozen or unused), except that with several ranks a trainable
+    parameter gets zeros, so every rank all_reduces the same tensors."""
+    out: list[torch.Tensor | None] = []
+    for i, p in enumerate(params):
+        g = p.grad
+        if g is None:
+            if distributed and p.requires_grad:
+                g = p.grad = torch.zeros_like(p)
+        elif g.is_sparse:
+            raise TypeError(f"params[{i}]: expected a dense gradient, got a sparse one (ProgPowerHP keeps u in p.grad)")
+        elif g.dtype != p.dtype or g.stride() != p.stride():
+            g = p.grad = torch.empty_like(p).copy_(g)
+        out.append(g)
+    return out
 
 
-def merge_across_ranks(state: torch.Tensor, us: Sequence[torch.Tensor], groups: Sequence[int],
+def any_nonfinite(us: Sequence[torch.Tensor], device: torch.device) -> torch.Tensor:
+    """A device bool: some u holds a NaN or an infinity (a non-finite gradient reached it with a weight
+    b != 0; NaN and inf survive every later rescale). One read of u, no host sync."""
+    if not us:
+        return torch.zeros((), dtype=torch.bool, device=device)
+    return ~torch.isfinite(torch.stack(torch._foreach_norm(list(us), math.inf))).all()
+
+
+def merge_across_ranks(state: torch.Tensor, us: Sequence[torch.Tensor | None], groups: Sequence[int],
                        process_group) -> torch.Tensor:
     """Merges every rank's (m, s, count, top) (G, 4) and u: one all_gather of the scalars and one
     all_reduce of u rescaled to the common maximum (lse.hpp's limit rule where it is infinite). Returns
@@ -146,11 +166,12 @@ def merge_across_ranks(state: torch.Tensor, us: Sequence[torch.Tensor], groups: 
     count = torch.stack([t[:, 2] for t in gathered]).sum(0)
     rank = dist.get_rank(process_group)
     mine = scale[rank]                                         # (G,)
-    if us:
-        flat = torch.cat([u.reshape(-1).to(torch.float64) * mine[g] for u, g in zip(us, groups)])
+    held = [(u, g) for u, g in zip(us, groups) if u is not None]  # None: frozen on every rank
+    if held:
+        flat = torch.cat([u.reshape(-1).to(torch.float64) * mine[g] for u, g in held])
         dist.all_reduce(flat, group=process_group)
         offset = 0
-        for u in us:
+        for u, _ in held:
             n = u.numel()
             u.copy_(flat[offset:offset + n].view_as(u))
             offset += n

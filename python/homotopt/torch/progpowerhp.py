@@ -1,12 +1,13 @@
 """Prog-PowerHP (papers/prog_powerhp.md) as a ``torch.optim.Optimizer`` for any ``nn.Module``.
 
 ``step(closure)`` sets the parameters to each of the K samples w_k = mu + sigma_t eps_k in turn, calls
-the closure (which returns per-example losses, or fitness with ``maximize=True``), differentiates
-sum_j e^(N f_kj - m_k) f_kj, and merges the sample into the mergeable (m, s, u) state of lse.hpp:
-u <- e^(m - M) u + e^(m_k - M) g_k in one fused native call over all tensors. Memory: u and the mean
-mu while the parameters hold samples, two buffers per parameter whatever K; exp(N f) is never formed,
-so N f = +-1e6 is exact. Then mu moves by the step rule ("log": alpha N u / s, "raw": alpha e^log_scale
-u / s, "unit": alpha d / ||d||) and the parameters hold the new mu.
+the closure (which returns per-example losses, or fitness with ``maximize=True``), and merges the sample
+into the mergeable (m, s, u) state of lse.hpp with u kept in ``p.grad``: u <- e^(m - M) u (one fused
+native call over all tensors, skipped when the maximum did not move), then autograd adds
+grad sum_j e^(N f_kj - M) f_kj into ``p.grad``. Memory: ``p.grad`` (u) and one buffer per parameter, the
+mean mu while the parameters hold samples; exp(N f) is never formed, so N f = +-1e6 is exact. Then mu
+moves by the step rule ("log": alpha N u / s, "raw": alpha e^log_scale u / s, "unit": alpha d / ||d||),
+the parameters hold the new mu and ``p.grad`` is None.
 
 Importing this module imports torch; ``import homotopt`` does not.
 """
@@ -95,7 +96,7 @@ class ProgPowerHP(torch.optim.Optimizer):
         self.best_value, self.best_step = -math.inf, -1
         self._best: list[torch.Tensor] | None = None
         self._found_inf: torch.Tensor | None = None
-        self._scratch: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+        self._scratch: dict[int, torch.Tensor] = {}
         defaults = dict(power=as_power(power), sigma=as_sigma(sigma), lr=as_lr(lr))
         super().__init__(params, defaults)
 
@@ -160,12 +161,12 @@ class ProgPowerHP(torch.optim.Optimizer):
                 place += p.numel()
         return out
 
-    def _buffers(self, p: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(mu, u) scratch of p: the mean while p holds samples, and the accumulated u."""
+    def _mu(self, p: torch.Tensor) -> torch.Tensor:
+        """The mean's scratch of p (p holds samples during the step): the one buffer per parameter."""
         key = id(p)
         buf = self._scratch.get(key)
-        if buf is None or buf[0].shape != p.shape or buf[0].dtype != p.dtype or buf[0].device != p.device:
-            buf = self._scratch[key] = (torch.empty_like(p), torch.empty_like(p))
+        if buf is None or buf.shape != p.shape or buf.dtype != p.dtype or buf.device != p.device:
+            buf = self._scratch[key] = torch.empty_like(p)
         return buf
 
     def _ranks(self) -> tuple[Any, int, int]:
@@ -178,7 +179,8 @@ class ProgPowerHP(torch.optim.Optimizer):
     @torch.no_grad()
     def step(self, closure: Callable[[], Any] | None = None) -> torch.Tensor:  # type: ignore[override]
         """K closure calls at the samples, the merge, then mu moves; returns the mean fitness of the samples
-        (a device tensor: the mean of the counted f over this rank's pairs)."""
+        (a device tensor: the mean of the counted f over this rank's pairs). ``p.grad`` is discarded on
+        entry, holds u during the step, and is None after it."""
         if closure is None:
             raise ValueError("closure: expected a callable returning per-example losses (or fitness), got None; "
                              "ProgPowerHP evaluates the model at K samples per step")
@@ -191,10 +193,10 @@ class ProgPowerHP(torch.optim.Optimizer):
         G = len(self.param_groups)
         params = [p for _, p, _ in entries]
         groups = [g for g, _, _ in entries]
-        bufs = [self._buffers(p) for p in params]
-        mus, us = [b[0] for b in bufs], [b[1] for b in bufs]
+        mus = [self._mu(p) for p in params]
         torch._foreach_copy_(mus, [p.detach() for p in params])
-        torch._foreach_zero_(us)
+        for p in params:
+            p.grad = None  # u lives here; the first sample's gradient is stolen by autograd, not copied
         total = sum(p.numel() for p in params)
         pg, rank, world = self._ranks()
         mine = list(range(rank, self.num_samples, world))
@@ -208,7 +210,7 @@ class ProgPowerHP(torch.optim.Optimizer):
         self._freeze.save()
         try:
             if self.vectorize:
-                sum_f, n_f = self._vectorized(closure, entries, mine, total, t, sched, state, us, acc)
+                sum_f, n_f = self._vectorized(closure, entries, mine, total, t, sched, state, acc)
             else:
                 for k in mine:
                     for (gi, p, place), mu in zip(entries, mus):
@@ -220,59 +222,70 @@ class ProgPowerHP(torch.optim.Optimizer):
                         f, counted = fitness_of(out, self.maximize, self.nan_policy, k)
                     fd = torch.where(counted, f.detach(), torch.zeros_like(f.detach()))
                     sum_f, n_f = sum_f + fd.sum(), n_f + counted.sum()
-                    self._merge_sample(f, counted, params, groups, sched, state, us, acc)
+                    self._merge_sample(f, counted, params, groups, sched, state, acc)
+            us = merge.grad_states(params, distributed=pg is not None and world > 1)
         except BaseException:
             torch._foreach_copy_(params, mus)  # the parameters never stay at a sample
+            for p in params:
+                p.grad = None
             raise
         finally:
             self._freeze.restore()
         if pg is not None and world > 1:
-            state = merge.merge_across_ranks(state, us, groups, pg)
-            import torch.distributed as dist
-            dist.all_reduce(acc.flag, op=dist.ReduceOp.MAX, group=pg)
-        found = acc.flag[0] > 0
+            state = merge.merge_across_ranks(state, us, groups, pg)  # a rank's non-finite u reaches every u
+        found = merge.any_nonfinite([u for u in us if u is not None], device)
         if self.nan_policy == "raise" and bool(found):
             torch._foreach_copy_(params, mus)
+            for p in params:
+                p.grad = None
             raise ValueError("closure: a sample's gradient holds NaN or inf (nan_policy='raise'); "
                              "the parameters are left at mu")
         self._apply(params, groups, mus, us, state, sched, found, acc)
+        for p in params:
+            p.grad = None
         self._found_inf = found
         self._step += 1
         return sum_f / n_f.clamp(min=1)
 
     def _merge_sample(self, f: torch.Tensor, counted: torch.Tensor, params: list, groups: list, sched: list,
-                      state: torch.Tensor, us: list, acc: merge.PowerAccumulator) -> None:
-        """Merges one sample's pairs into every group's state: one backward per distinct power."""
+                      state: torch.Tensor, acc: merge.PowerAccumulator) -> None:
+        """Merges one sample's pairs into every group's state, u in p.grad: per distinct power, u <- a u
+        (native, in place), then one backward of sum_j b e^(a_j - m_k) f_j adds b g into p.grad."""
         f64 = f.detach().to(torch.float64)
         with torch.enable_grad():  # uncounted pairs (nan_policy="omit"): no gradient path
             f_grad = f if self.nan_policy == "raise" else torch.where(counted, f, torch.zeros_like(f))
         powers = sorted({sched[g][0] for g in range(len(sched))})
-        coef = torch.zeros(len(sched), 2, dtype=torch.float64, device=state.device)
-        grads: list[torch.Tensor | None] = [None] * len(params)
+        on_cpu = state.device.type == "cpu"
         for n_i, N in enumerate(powers):
             gids = [g for g in range(len(sched)) if sched[g][0] == N]
             a = merge.exponents(N, f64, counted)
             m_k, s_k, w, top_k = merge.sample_terms(a, f64, counted)
-            idx = [i for i, g in enumerate(groups) if g in gids]
-            wanted = [params[i] for i in idx if params[i].requires_grad]
-            if wanted and f.requires_grad:
-                with torch.enable_grad():
-                    obj = (w.to(f.dtype) * f_grad).sum()
-                got = torch.autograd.grad(obj, wanted, allow_unused=True, retain_graph=n_i < len(powers) - 1)
-            else:
-                got = [None] * len(wanted)
-            it = iter(got)
-            for i in idx:
-                grads[i] = merge.dense_grad(next(it) if params[i].requires_grad else None, params[i])
             rows = None if len(powers) == 1 else torch.tensor(gids, device=state.device)
-            c = merge.merge_rows(state, rows, m_k, s_k, counted.sum(), top_k)
-            if rows is None:
-                coef = c
-            else:
-                coef[rows] = c
-        acc(us, grads, groups, coef)
+            c = merge.merge_rows(state, rows, m_k, s_k, counted.sum(), top_k)[0]  # the groups of one power share (a, b)
+            wanted = [p for p, g in zip(params, groups) if g in gids and p.requires_grad]
+            if not wanted or not f.requires_grad:
+                continue
+            skip_scale = skip_add = False
+            if on_cpu:  # the host reads the scalars for free: skip u <- 1 u and an unread g (b == 0)
+                skip_scale, skip_add = float(c[0]) == 1.0, float(c[1]) == 0.0
+            held = [p.grad for p in wanted if p.grad is not None]
+            if held and not skip_scale:
+                acc.rescale(held, c)
+            if skip_add:
+                continue
+            hooks = []
+            if not on_cpu and self.nan_policy == "omit":  # b == 0 must leave u unread, without a host sync
+                keep = c[1] != 0
+                hooks = [p.register_hook(lambda g, keep=keep: g.masked_fill(~keep, 0)) for p in wanted]
+            try:
+                with torch.enable_grad():
+                    obj = ((w * c[1]).to(f.dtype) * f_grad).sum()
+                    torch.autograd.backward(obj, inputs=wanted, retain_graph=n_i < len(powers) - 1)
+            finally:
+                for h in hooks:
+                    h.remove()
 
-    def _vectorized(self, closure, entries, mine, total, t, sched, state, us, acc):
+    def _vectorized(self, closure, entries, mine, total, t, sched, state, acc):
         values, batched = vectorized_values(self.module, closure, entries, mine, total, self._seed, t, sched)
         with torch.enable_grad():
             f, counted = fitness_of(values, self.maximize, self.nan_policy, None)
@@ -301,17 +314,25 @@ class ProgPowerHP(torch.optim.Optimizer):
                 coef = c
             else:
                 coef[rows] = c
-        acc(us, grads, groups, coef)
+        us = []
+        for (_, p, _), g in zip(entries, grads):
+            if p.requires_grad:
+                p.grad = torch.zeros_like(p)
+                us.append(p.grad)
+        acc(us, [g for (_, p, _), g in zip(entries, grads) if p.requires_grad],
+            [g for g, (_, p, _) in zip(groups, entries) if p.requires_grad], coef)  # b == 0 leaves g unread
         return fd.sum(), counted.sum().to(torch.float64)
 
     def _apply(self, params, groups, mus, us, state, sched, found, acc) -> None:
-        """mu += c_g u / s_g per group (c from the step rule), on the device; nothing moves when `found`."""
+        """mu += c_g u / s_g per group (c from the step rule), on the device; nothing moves when `found`.
+        us[i] is None where parameter i has no gradient (frozen, or unused by every sample): it stays."""
         G = len(sched)
         m, s, count = state[:, 0], state[:, 1], state[:, 2]  # m = +-inf with s > 0: the limit (lse.hpp)
         N = torch.tensor([x[0] for x in sched], dtype=torch.float64, device=s.device)
         alpha = torch.tensor([x[2] for x in sched], dtype=torch.float64, device=s.device)
         ok = (s > 0) & (count > 0)
         safe_s = torch.where(ok, s, torch.ones_like(s))
+        have = [i for i, u in enumerate(us) if u is not None]
         if self.step_rule == "log":
             c = alpha * N
         elif self.step_rule == "raw":
@@ -319,13 +340,13 @@ class ProgPowerHP(torch.optim.Optimizer):
             c = alpha * torch.exp(log_scale)
         else:  # unit: ||d||_g = ||u||_g / s_g
             norms = torch.zeros(G, dtype=torch.float64, device=s.device)
-            for u, g in zip(us, groups):
-                norms[g] += u.to(torch.float64).pow(2).sum()
+            for i in have:
+                norms[groups[i]] += us[i].to(torch.float64).pow(2).sum()
             dn = norms.sqrt() / safe_s
             c = torch.where(dn > 0, alpha / torch.where(dn > 0, dn, torch.ones_like(dn)), torch.zeros_like(dn))
         e = torch.where(ok & ~found, c / safe_s, torch.zeros_like(c))
         coef = torch.stack([torch.ones_like(e), e], dim=1)
-        acc(mus, us, groups, coef)  # mu <- mu + e_g u (b = 0 leaves u unread)
+        acc([mus[i] for i in have], [us[i] for i in have], [groups[i] for i in have], coef)  # b = 0: u unread
         torch._foreach_copy_(params, mus)
 
     # ---- best iterate ----
