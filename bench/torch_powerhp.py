@@ -5,13 +5,18 @@ Models: 10 float32 tensors of n / 10 elements, n = 1e4, 1e6, 1e7. The closure is
 can be, f = sum_i <p_i, c_i> (forward one read of p and c, backward writes grad = c), and its cost with
 the backward (K closure calls and K autograd.grad calls, timed alone) is subtracted from each
 candidate's step time, measured side by side:
-  homotopt   ProgPowerHP.step(): Philox noise written into the parameters, the LSE merge on the device,
-             the fused power_accumulate over all tensors, the final mu + e u
-  hand loop  the same math in plain torch: torch.randn noise (torch's own generator, cheaper than
-             nothing), torch._foreach_* rescale-and-accumulate with the weights as host floats
-  floor      bytes the step must move at the machine's copy bandwidth: per sample write p from mu
-             (8 B), read u and g and write u (12 B); per step copy p to mu, zero u, mu + e u, copy to p
-             (32 B): (20 K + 32) B per float32 parameter, bandwidth from a large torch copy_ (read+write)
+  homotopt   ProgPowerHP.step(): each sample w = mu + sigma eps written into the parameters by one native
+             call (Philox noise), the LSE merge on the device, u kept in p.grad (the native in-place
+             rescale when the maximum moves, then autograd's accumulation of the weighted backward), the
+             finiteness check and the final mu + e u
+  hand loop  the same math in plain torch with its own mu and u buffers: torch.randn noise (torch's own
+             generator), autograd.grad, torch._foreach_* rescale-and-accumulate with host-float weights
+  floor      bytes the optimizer must move, at the machine's copy bandwidth (a large torch copy_, read +
+             write), with u in p.grad: copy p to mu (8 B); per sample write p from mu (8 B) and add the
+             sample's gradient into p.grad (read p.grad and g, write p.grad: 12 B; not for the first
+             sample, whose gradient autograd stores as p.grad); the step p = mu + e u (12 B):
+             (20 K + 8) B per float32 parameter. Not counted: generating the K D normals (arithmetic,
+             not memory) and the rescales when the maximum moves (data-dependent)
 
 Run: python bench/torch_powerhp.py [--quick]
 """
@@ -125,7 +130,7 @@ def bench(device: str, sizes, budget: float):
                "hand loop": (lambda h=hand_loop(ps, cs): (h(), sync())),
                "closure": (lambda c=closure_cost(ps, cs): (c(), sync()))}
         t = compare(fns, budget)
-        floor = (20 * K + 32) * n / bw
+        floor = (20 * K + 8) * n / bw
         own, hand = t["homotopt"] - t["closure"], t["hand loop"] - t["closure"]
         rec = {"n": n, "K": K, "step_s": t["homotopt"], "hand_step_s": t["hand loop"], "closure_s": t["closure"],
                "own_s": own, "hand_own_s": hand, "floor_s": floor, "bandwidth_gbs": bw / 1e9}
@@ -154,7 +159,7 @@ def main() -> None:
             records, table = bench(device, sizes, budget)
         env = cuda_environment() if device == "cuda" else environment()
         note = (f"\nK = {K}, {TENSORS} float32 tensors; own = step - (K closures + K backwards, timed alone); "
-                f"{args.threads} CPU thread(s); floor = (20 K + 32) B per parameter at the copy bandwidth "
+                f"{args.threads} CPU thread(s); floor = (20 K + 8) B per parameter at the copy bandwidth "
                 f"({records[0]['bandwidth_gbs']:.1f} GB/s). Load before the run: {load}\n")
         print(table + note)
         if not args.quick:

@@ -14,6 +14,7 @@
 
 #include "homotopt/array.hpp"
 #include "homotopt/o2nc.hpp"
+#include "homotopt/perturb.hpp"
 #include "homotopt/power_accumulate.hpp"
 #include "homotopt/power_gradient.hpp"
 #include "homotopt/problems/phase_retrieval.hpp"
@@ -72,6 +73,8 @@ struct Kernels {
   // u <- a_g u + b_g g over checked non-empty tensors of device index `device`, on `stream`.
   void (*power_accumulate)(const std::vector<PowerAccumulateTensor>& tensors, int device, const double* coefficients,
                            double* flag, void* stream);
+  // w <- mu + sigma eps over checked non-empty tensors of device index `device`, on `stream`.
+  void (*random_perturb)(const std::vector<PerturbTensor>& tensors, int device, const RandomKey& key, void* stream);
   // Copies `bytes` from host memory into `dst` (on its stream) and waits.
   void (*copy_to_device)(const ArrayView& dst, const void* src, std::size_t bytes);
 };
@@ -128,6 +131,7 @@ O2ncResult o2nc_update(const std::vector<O2ncTensor>& tensors, const std::vector
 std::unique_ptr<RunnerImpl> make_runner(const ProblemViews& problem, const RunConfig& config, const ArrayView& mu0);
 void power_accumulate(const std::vector<PowerAccumulateTensor>& tensors, int device, const double* coefficients,
                       double* flag, void* stream);
+void random_perturb(const std::vector<PerturbTensor>& tensors, int device, const RandomKey& key, void* stream);
 }  // namespace cuda
 #endif
 

@@ -20,6 +20,7 @@ const Kernels& kernels() {
       o2nc_update_device,
       make_runner,
       power_accumulate,
+      random_perturb,
       copy_to_device,
   };
   return table;

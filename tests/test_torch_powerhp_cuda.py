@@ -46,3 +46,18 @@ def test_step_matches_cpu(nan_policy):
     # sums in another order: ~1e-15 relative expected
     np.testing.assert_allclose(got, flat(a), rtol=1e-10, atol=1e-12)
     assert not ob.found_inf
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_sample_writer_bits_equal_cpu(dtype, rng):
+    """perturb.hpp on CUDA: w = mu + sigma eps with the same Philox normals and float64 rule as the CPU."""
+    from homotopt.torch._powerhp_parts import SampleWriter
+    sizes = [1, 5000, 70_001]
+    mus = [torch.tensor(rng.standard_normal(n), dtype=dtype) for n in sizes]
+    ps = [torch.empty_like(m) for m in mus]
+    entries = [(i % 2, p, sum(sizes[:i])) for i, p in enumerate(ps)]
+    SampleWriter(entries, mus, [0.3, 2.0], 7, 2, sum(sizes))(3)
+    cps, cmus = [p.cuda() for p in ps], [m.cuda() for m in mus]
+    SampleWriter([(g, cp, place) for (g, _, place), cp in zip(entries, cps)], cmus, [0.3, 2.0], 7, 2, sum(sizes))(3)
+    for a, b in zip(ps, cps):
+        assert torch.equal(a, b.cpu())

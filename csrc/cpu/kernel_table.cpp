@@ -17,6 +17,11 @@ void power_accumulate_entry(const std::vector<PowerAccumulateTensor>& tensors, i
   power_accumulate(tensors, coefficients, flag);
 }
 
+void random_perturb_entry(const std::vector<PerturbTensor>& tensors, int /*device*/, const RandomKey& key,
+                          void* /*stream*/) {
+  random_perturb(tensors, key);
+}
+
 }  // namespace
 
 extern const Kernels kKernels = {
@@ -33,6 +38,7 @@ extern const Kernels kKernels = {
     &o2nc_update_device,
     &make_runner,
     &power_accumulate_entry,
+    &random_perturb_entry,
     &copy_to_device,
 };
 

@@ -48,6 +48,7 @@ void toy1d_fitness(const ArrayView& w, const ArrayView& eps, const ArrayView& ou
 void random_fill(const ArrayView& out, Distribution distribution, const RandomKey& key,
                  std::uint64_t offset);
 void random_indices(const ArrayView& out, std::uint64_t n, const RandomKey& key, std::uint64_t offset);
+void random_perturb(const std::vector<PerturbTensor>& tensors, const RandomKey& key);
 O2ncResult o2nc_update(const std::vector<O2ncTensor>& tensors, const std::vector<O2ncGroup>& groups,
                        const O2ncOptions& options, int device);
 // The state path on the CPU: seed and step read from `state` (host memory), the results written back

@@ -99,6 +99,22 @@ def _check_device(device: str) -> None:
                      "version (the CUDA runner is not available yet)")
 
 
+# Experiments with a homotopt.torch form: `reproduce NAME --backend torch` runs NAME-torch (also spelled so).
+_TORCH_BACKENDS = {"relu": "relu-torch", "phase-retrieval": "phase-retrieval-torch"}
+
+
+def _with_backend(name: str, backend: str, experiments) -> str:
+    """The experiment `reproduce NAME --backend BACKEND` runs."""
+    if backend == "native":
+        return name
+    if name in _TORCH_BACKENDS.values():
+        return name
+    if name not in _TORCH_BACKENDS:
+        raise SystemExit(f"homotopt: error: --backend torch: experiment {name!r} has no torch form; "
+                         f"those with one: {', '.join(_TORCH_BACKENDS)}")
+    return _TORCH_BACKENDS[name]
+
+
 def _reproduce(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -108,6 +124,7 @@ def _reproduce(args: argparse.Namespace) -> int:
     if args.experiment not in EXPERIMENTS:
         raise SystemExit(f"homotopt: error: unknown experiment {args.experiment!r}; "
                          f"choose from {', '.join(EXPERIMENTS)} (see `homotopt list`)")
+    args.experiment = _with_backend(args.experiment, args.backend, EXPERIMENTS)
     _check_device(args.device)
     if args.threads is not None:
         homotopt.set_num_threads(args.threads)
@@ -146,6 +163,9 @@ def main(argv: list[str] | None = None) -> int:
     rep.add_argument("--seed", type=_seed, default=0, help="seed of the problems and the runs (default 0)")
     rep.add_argument("--threads", type=_positive_int, help="CPU threads (default: all)")
     rep.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    rep.add_argument("--backend", default="native", choices=["native", "torch"],
+                     help="native (default) or torch: relu and phase-retrieval as nn.Modules trained by "
+                          "homotopt.torch.ProgPowerHP, beside the native runner (= relu-torch, phase-retrieval-torch)")
     rep.add_argument("--out", help="output folder (default results/EXPERIMENT)")
     rep.add_argument("--quick", action="store_true", help="a small version that finishes in seconds")
     rep.add_argument("--no-progress", action="store_true", help="no progress bars")

@@ -9,7 +9,7 @@ rates by Fisher's exact test and the metric's distribution by the Mann-Whitney U
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -113,6 +113,22 @@ def phase_trial(A: np.ndarray, y: np.ndarray, mu0: np.ndarray, *, steps: int, J:
             validate()
     opt.load_best()
     return model.w.detach().numpy().copy()
+
+
+def comparison_box(native: np.ndarray, torch_: np.ndarray, floor: float, ylabel: str,
+                   title: str) -> Callable[[Any], None]:
+    """The plot of a comparison: box plots of the metric per backend (log scale, values below `floor`
+    drawn at it), for Report.plots."""
+
+    def box(fig) -> None:
+        ax = fig.add_subplot()
+        ax.boxplot([np.maximum(native, floor), np.maximum(torch_, floor)])
+        ax.set_xticks([1, 2], ["native runner", "homotopt.torch"])
+        ax.set_yscale("log")
+        ax.set_ylabel(ylabel)
+        ax.set_title(title, fontsize=9)
+
+    return box
 
 
 def summary_rows(name: str, native: np.ndarray, torch_: np.ndarray, threshold: float, walls: dict[str, float],

@@ -15,9 +15,9 @@ from homotopt.problems import PhaseRetrieval
 
 from . import phase_retrieval as pr
 from ._base import Options, Report
-from ._torch_trials import phase_trial, summary_rows
+from ._torch_trials import comparison_box, phase_trial, summary_rows
 
-NAME = "phase-retrieval-torch"
+NAME = "phase-retrieval-torch"  # also `reproduce phase-retrieval --backend torch`
 SUMMARY = "phase retrieval d = 20, n = 60 through homotopt.torch.ProgPowerHP vs the native runner, same settings"
 
 D, N = 20, 60
@@ -61,14 +61,6 @@ def run(opts: Options) -> Report:
                      "protocol": {key: (repr(v) if hasattr(v, "values") else v) for key, v in p.items()}})
     report.notes.append("M = min ||mu -+ x*|| / ||x*|| of the best iterate (by mean fitness over all rows); "
                         "p-values two-sided, torch vs native.")
-
-    def box(fig):
-        ax = fig.add_subplot()
-        ax.boxplot([np.maximum(native, 1e-16), np.maximum(torch_M, 1e-16)])
-        ax.set_xticks([1, 2], ["native runner", "homotopt.torch"])
-        ax.set_yscale("log")
-        ax.set_ylabel("M of the best iterate")
-        ax.set_title(f"Phase retrieval d = {D}, n = {N}, {trials} trials, {steps} steps", fontsize=9)
-
-    report.plots = {"metric.png": box}
+    report.plots = {"metric.png": comparison_box(native, torch_M, 1e-16, "M of the best iterate",
+                                                 f"Phase retrieval d = {D}, n = {N}, {trials} trials, {steps} steps")}
     return report

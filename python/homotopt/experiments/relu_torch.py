@@ -17,9 +17,9 @@ from homotopt.problems import TwoLayerReLU
 
 from . import relu
 from ._base import Options, Report
-from ._torch_trials import relu_trial, summary_rows
+from ._torch_trials import comparison_box, relu_trial, summary_rows
 
-NAME = "relu-torch"
+NAME = "relu-torch"  # also `reproduce relu --backend torch`
 SUMMARY = "two-layer ReLU through homotopt.torch.ProgPowerHP (nn.Module) vs the native runner, same settings"
 
 
@@ -64,14 +64,6 @@ def run(opts: Options) -> Report:
                      "power": repr(power), "sigma": repr(sigma), "lr": repr(s["lr"]), "K": s["num_samples"]})
     report.notes.append("Metric: test MSE of the best iterate (by validation MSE). p-values two-sided, torch vs "
                         "native: a small p would mean the torch optimizer behaves differently.")
-
-    def box(fig):
-        ax = fig.add_subplot()
-        ax.boxplot([np.maximum(native, 1e-12), np.maximum(torch_losses, 1e-12)])
-        ax.set_xticks([1, 2], ["native runner", "homotopt.torch"])
-        ax.set_yscale("log")
-        ax.set_ylabel("test loss of the best iterate")
-        ax.set_title(f"Two-layer ReLU k = n = {k}, {trials} trials, {steps} steps", fontsize=9)
-
-    report.plots = {"test_loss.png": box}
+    report.plots = {"test_loss.png": comparison_box(native, torch_losses, 1e-12, "test loss of the best iterate",
+                                                    f"Two-layer ReLU k = n = {k}, {trials} trials, {steps} steps")}
     return report

@@ -16,6 +16,7 @@ from ..random import Stream
 from ..schedules import PowerSchedule, SigmaSchedule
 
 _FLOATS = (torch.float32, torch.float64)
+_CORE_DTYPES = {torch.float32: _core.DType.float32, torch.float64: _core.DType.float64}
 
 
 def check_group(group: dict, index: int) -> None:
@@ -62,6 +63,36 @@ def fill_normal(out: torch.Tensor, seed: int, step: int, offset: int) -> None:
     o = out.detach()
     target = o.numpy() if o.device.type == "cpu" else _device.describe(o, "params")
     _core.random_fill(target, _core.Distribution.normal, seed, int(Stream.SAMPLES), 0, step, offset)
+
+
+class SampleWriter:
+    """Writes sample k, w = mu + sigma_g eps_k, into every trainable parameter in one native call
+    (perturb.hpp): eps of the parameter at `place` is normals k D + place, ... of Philox stream (seed,
+    SAMPLES, trial 0, step), the numbers fill_normal gives; the rule is float64 mu + sigma eps rounded
+    once. Frozen parameters are left out (they stay at mu). The pointer lists are built once a step."""
+
+    def __init__(self, entries: list, mus: list[torch.Tensor], sigmas: list[float], seed: int, step: int,
+                 total: int) -> None:
+        keep = [(p, mu, sigmas[gi], place) for (gi, p, place), mu in zip(entries, mus) if p.requires_grad]
+        self.ws = [p.data_ptr() for p, _, _, _ in keep]
+        self.mus = [mu.data_ptr() for _, mu, _, _ in keep]
+        self.numels = [p.numel() for p, _, _, _ in keep]
+        self.dtypes = [_CORE_DTYPES[p.dtype] for p, _, _, _ in keep]
+        self.sigmas = [s for _, _, s, _ in keep]
+        self.places = [place for _, _, _, place in keep]
+        device = entries[0][1].device
+        self.kind = _core.DeviceType.cuda if device.type == "cuda" else _core.DeviceType.cpu
+        self.index = device.index or 0
+        self.cuda_stream = torch.cuda.current_stream(device).cuda_stream if device.type == "cuda" else 0
+        self.seed, self.step, self.total = seed, step, total
+
+    def __call__(self, k: int) -> None:
+        if not self.ws:
+            return
+        base = k * self.total
+        _core.random_perturb_pointers(self.ws, self.mus, self.numels, self.dtypes, self.sigmas,
+                                      [base + place for place in self.places], self.kind, self.index, self.seed,
+                                      int(Stream.SAMPLES), 0, self.step, self.cuda_stream)
 
 
 def fitness_of(out: Any, maximize: bool, nan_policy: str, k: int | None) -> tuple[torch.Tensor, torch.Tensor]:

@@ -25,7 +25,7 @@ from .._validation import counter32, integer, seed as check_seed
 from ..random import Stream
 from ..schedules import LearningRate, PowerSchedule, SigmaSchedule, as_lr, as_power, as_sigma
 from . import _powerhp_merge as merge
-from ._powerhp_parts import (BufferFreeze, check_group, device_of, fill_normal, fitness_of, group_schedule,
+from ._powerhp_parts import (BufferFreeze, SampleWriter, check_group, device_of, fitness_of, group_schedule,
                              vectorized_values)
 
 __all__ = ["ProgPowerHP"]
@@ -212,11 +212,9 @@ class ProgPowerHP(torch.optim.Optimizer):
             if self.vectorize:
                 sum_f, n_f = self._vectorized(closure, entries, mine, total, t, sched, state, acc)
             else:
+                write_sample = SampleWriter(entries, mus, [s[1] for s in sched], self._seed, t, total)
                 for k in mine:
-                    for (gi, p, place), mu in zip(entries, mus):
-                        if p.requires_grad:  # a frozen parameter stays at mu (its place keeps its numbers)
-                            fill_normal(p, self._seed, t, k * total + place)
-                            torch.add(mu, p, alpha=sched[gi][1], out=p)
+                    write_sample(k)  # a frozen parameter stays at mu (its place keeps its numbers)
                     with torch.enable_grad():
                         out = closure()
                         f, counted = fitness_of(out, self.maximize, self.nan_policy, k)
