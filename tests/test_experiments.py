@@ -70,11 +70,27 @@ def test_list_names_every_experiment():
     (["reproduce", "figure1", "--seed", "-1"], "seed"),
     (["reproduce", "figure1", "--device", "cuda"], "--device cuda"),
     (["reproduce", "figure1", "--device", "tpu"], "expected cpu or cuda"),
+    (["reproduce", "figure1", "--backend", "torch"], "experiment 'figure1' has no torch form; those with one: relu"),
+    (["reproduce", "relu", "--backend", "jax"], "invalid choice: 'jax'"),
 ])
 def test_bad_options_exit_with_a_message(args, message):
     out = run_cli(*args)
     assert out.returncode != 0
     assert message in out.stderr and "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("name", ["relu", "phase-retrieval"])
+def test_backend_torch_runs_the_torch_form(name, tmp_path, capsys):
+    """`reproduce NAME --backend torch` is NAME-torch: the nn.Module trained by homotopt.torch.ProgPowerHP
+    beside the native runner (the -torch names stay as aliases)."""
+    pytest.importorskip("torch")
+    pytest.importorskip("scipy")
+    assert main(["reproduce", name, "--backend", "torch", "--quick", "--trials", "2", "--steps", "20",
+                 "--no-progress", "--out", str(tmp_path)]) == 0
+    result = json.loads((tmp_path / "results.json").read_text())
+    assert result["experiment"] == f"{name}-torch"
+    assert [row["backend"] for row in result["table"]["rows"]] == ["native", "torch"]
+    assert "wrote" in capsys.readouterr().out
 
 
 def test_sweep_on_a_local_dask_cluster_equals_direct_tasks():

@@ -38,6 +38,15 @@ def test_bits_equal_float64_rule(sizes, rng):
         np.testing.assert_array_equal(w, want(m, s, o))
 
 
+def test_matches_float64_reference(rng):
+    from homotopt import reference
+    mu = rng.standard_normal(5001)
+    w = np.empty_like(mu)
+    call([w], [mu], [0.25], [2**33 + 7], seed=11, step=4)
+    ref = reference.perturb(mu, 0.25, 11, 4, stream=int(Stream.SAMPLES), offset=2**33 + 7)
+    np.testing.assert_allclose(w, ref, rtol=0, atol=0.25 * 6e-6)  # float32-accurate normals, |eps| <= 5.8
+
+
 def test_in_place_and_threads(rng, threads):
     mu0 = rng.standard_normal(300_001).astype(np.float32)
     expected = want(mu0, 0.7, 11)

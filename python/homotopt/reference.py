@@ -75,6 +75,13 @@ def normal(shape, seed: int, step: int = 0, *, trial: int = 0, stream: int = 8, 
     return np.where(idx & np.uint64(1), r * np.sin(theta), r * np.cos(theta)).reshape(shape)
 
 
+def perturb(mu, sigma: float, seed: int, step: int = 0, *, stream: int = 1, offset: int = 0) -> np.ndarray:
+    """w = mu + sigma eps in float64, eps = normal(mu.shape, ...) at `offset` (perturb.hpp's samples; the
+    native normals are float32-accurate, so they agree to about sigma * 1e-6)."""
+    mu = np.asarray(mu, dtype=np.float64)
+    return mu + sigma * normal(mu.shape, seed, step, stream=stream, offset=offset)
+
+
 def uniform(shape, seed: int, step: int = 0, *, trial: int = 0, stream: int = 8, offset: int = 0) -> np.ndarray:
     n = int(np.prod(shape))
     blk, odd = _pairs(seed, stream, trial, step, offset, n)

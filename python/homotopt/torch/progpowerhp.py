@@ -19,14 +19,12 @@ from typing import Any, Callable, Iterable
 
 import torch
 
-from .. import _core
 from .._run import STEP_RULES
 from .._validation import counter32, integer, seed as check_seed
-from ..random import Stream
 from ..schedules import LearningRate, PowerSchedule, SigmaSchedule, as_lr, as_power, as_sigma
 from . import _powerhp_merge as merge
 from ._powerhp_parts import (BufferFreeze, SampleWriter, check_group, device_of, fitness_of, group_schedule,
-                             vectorized_values)
+                             vectorized_merge)
 
 __all__ = ["ProgPowerHP"]
 
@@ -71,6 +69,16 @@ class ProgPowerHP(torch.optim.Optimizer):
             world), or None: the default group when torch.distributed is initialized, else one process.
             Every rank must call step() with the same closure structure; the ranks' states merge with one
             all_gather of (m, s, count) and one all_reduce of u, so every rank takes the same step.
+
+    Gradients: u lives in ``p.grad``. ``step`` sets ``p.grad = None`` on entry (a stale gradient never
+    enters u), each sample's ``backward`` (``inputs=`` the group's trainable parameters, so no other leaf
+    gets a ``.grad``) accumulates e^(N f_kj - M) grad f_kj into it after the native rescale of u, and
+    ``p.grad`` is None again after the step (the direction d = u / s is not kept). Tensor hooks on a
+    parameter (``p.register_hook``) see each sample's weighted gradient; post-accumulate-grad hooks run
+    once per sample on the partial u. A parameter no sample reaches (frozen, or unused) does not move.
+    Dense gradients only (a sparse one raises TypeError); a gradient in another layout is copied into
+    the parameter's. Memory: p.grad plus one buffer per parameter (mu, kept between steps), and the
+    transient gradients autograd forms inside each backward, as in any training loop.
     """
 
     def __init__(self, params: Iterable[Any], *, num_samples: int, power: PowerSchedule | float,
@@ -284,42 +292,8 @@ class ProgPowerHP(torch.optim.Optimizer):
                     h.remove()
 
     def _vectorized(self, closure, entries, mine, total, t, sched, state, acc):
-        values, batched = vectorized_values(self.module, closure, entries, mine, total, self._seed, t, sched)
-        with torch.enable_grad():
-            f, counted = fitness_of(values, self.maximize, self.nan_policy, None)
-            f_grad = torch.where(counted, f, torch.zeros_like(f))
-        fd = torch.where(counted, f.detach(), torch.zeros_like(f.detach()))
-        f64 = f.detach().to(torch.float64)
-        groups = [g for g, _, _ in entries]
-        powers = sorted({s[0] for s in sched})
-        coef = torch.zeros(len(sched), 2, dtype=torch.float64, device=state.device)
-        grads = [torch.zeros_like(p) for _, p, _ in entries]  # frozen parameters: no step
-        for n_i, N in enumerate(powers):
-            gids = [g for g in range(len(sched)) if sched[g][0] == N]
-            a = merge.exponents(N, f64, counted)
-            m_k, s_k, w, top_k = merge.sample_terms(a.reshape(-1), f64.reshape(-1), counted.reshape(-1))
-            idx = [i for i, g in enumerate(groups) if g in gids and batched[i].requires_grad]
-            with torch.enable_grad():
-                obj = (w.view_as(f).to(f.dtype) * f_grad).sum()
-            got = torch.autograd.grad(obj, [batched[i] for i in idx], allow_unused=True,
-                                      retain_graph=n_i < len(powers) - 1) if idx else []
-            for i, gr in zip(idx, got):
-                p = entries[i][1]
-                grads[i] = torch.zeros_like(p) if gr is None else gr.sum(0).contiguous()
-            rows = None if len(powers) == 1 else torch.tensor(gids, device=state.device)
-            c = merge.merge_rows(state, rows, m_k, s_k, counted.sum(), top_k)  # into the empty state: a = 0
-            if rows is None:
-                coef = c
-            else:
-                coef[rows] = c
-        us = []
-        for (_, p, _), g in zip(entries, grads):
-            if p.requires_grad:
-                p.grad = torch.zeros_like(p)
-                us.append(p.grad)
-        acc(us, [g for (_, p, _), g in zip(entries, grads) if p.requires_grad],
-            [g for g, (_, p, _) in zip(groups, entries) if p.requires_grad], coef)  # b == 0 leaves g unread
-        return fd.sum(), counted.sum().to(torch.float64)
+        return vectorized_merge(self.module, closure, entries, mine, total, self._seed, t, sched, state, acc,
+                                self.maximize, self.nan_policy)
 
     def _apply(self, params, groups, mus, us, state, sched, found, acc) -> None:
         """mu += c_g u / s_g per group (c from the step rule), on the device; nothing moves when `found`.
