@@ -1,5 +1,5 @@
-// Internal: the words of 8 Philox blocks at once (structure of arrays, w[j][lane] is word j of the
-// lane's block). With AVX2, the 8 counters run through the rounds together in 256-bit registers
+// Internal: the words of kBatchBlocks Philox blocks at once (structure of arrays, w[j][lane] is word j of
+// the lane's block). With AVX2, 8 counters at a time run through the rounds together in 256-bit registers
 // (32 x 32 -> 64-bit products by even and odd lanes); otherwise block by block with philox.hpp. Both
 // give the same bits.
 #pragma once
@@ -15,7 +15,7 @@
 
 namespace HOMOTOPT_CPU_NS {
 
-constexpr int kBatchBlocks = 8;
+constexpr int kBatchBlocks = 32;  // a multiple of 8 (the AVX2 lanes)
 
 #if defined(__AVX2__)
 // hi and lo 32-bit halves of m * x in each of the 8 lanes.
@@ -27,19 +27,26 @@ HOMOTOPT_INLINE void mulhilo8(__m256i x, __m256i m, __m256i& hi, __m256i& lo) {
 }
 #endif
 
-// The words of the 8 blocks blocks[0..8) (any indices below 2^56).
+// The words of the kBatchBlocks blocks blocks[0..kBatchBlocks) (any indices below 2^56). With AVX2 the
+// blocks run as kChains independent 8-lane chains interleaved round by round: one chain is a
+// latency-bound sequence of 10 dependent multiplies, and the normal transform that follows it in
+// generate_span leaves the out-of-order core too little independent work to hide that latency.
 HOMOTOPT_INLINE void philox_blocks(const RandomKey& key, const std::uint64_t (&blocks)[kBatchBlocks],
                                    std::uint32_t (&w)[4][kBatchBlocks]) {
 #if defined(__AVX2__)
+  constexpr int kChains = kBatchBlocks / 8;
   alignas(32) std::uint32_t lo[kBatchBlocks], hi[kBatchBlocks];
   for (int l = 0; l < kBatchBlocks; ++l) {
     lo[l] = static_cast<std::uint32_t>(blocks[l]);
     hi[l] = key.stream | (static_cast<std::uint32_t>(blocks[l] >> 32) << 8);
   }
-  __m256i c0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(lo));
-  __m256i c1 = _mm256_set1_epi32(static_cast<int>(key.step));
-  __m256i c2 = _mm256_set1_epi32(static_cast<int>(key.trial));
-  __m256i c3 = _mm256_load_si256(reinterpret_cast<const __m256i*>(hi));
+  __m256i c0[kChains], c1[kChains], c2[kChains], c3[kChains];
+  for (int c = 0; c < kChains; ++c) {
+    c0[c] = _mm256_load_si256(reinterpret_cast<const __m256i*>(lo + 8 * c));
+    c1[c] = _mm256_set1_epi32(static_cast<int>(key.step));
+    c2[c] = _mm256_set1_epi32(static_cast<int>(key.trial));
+    c3[c] = _mm256_load_si256(reinterpret_cast<const __m256i*>(hi + 8 * c));
+  }
   const __m256i m0 = _mm256_set1_epi32(static_cast<int>(0xD2511F53u));
   const __m256i m1 = _mm256_set1_epi32(static_cast<int>(0xCD9E8D57u));
   std::uint32_t k0 = static_cast<std::uint32_t>(key.seed), k1 = static_cast<std::uint32_t>(key.seed >> 32);
@@ -48,20 +55,25 @@ HOMOTOPT_INLINE void philox_blocks(const RandomKey& key, const std::uint64_t (&b
       k0 += 0x9E3779B9u;
       k1 += 0xBB67AE85u;
     }
-    __m256i hi0, lo0v, hi1, lo1v;
-    mulhilo8(c0, m0, hi0, lo0v);
-    mulhilo8(c2, m1, hi1, lo1v);
-    const __m256i n0 = _mm256_xor_si256(_mm256_xor_si256(hi1, c1), _mm256_set1_epi32(static_cast<int>(k0)));
-    const __m256i n2 = _mm256_xor_si256(_mm256_xor_si256(hi0, c3), _mm256_set1_epi32(static_cast<int>(k1)));
-    c0 = n0;
-    c1 = lo1v;
-    c2 = n2;
-    c3 = lo0v;
+    const __m256i kk0 = _mm256_set1_epi32(static_cast<int>(k0)), kk1 = _mm256_set1_epi32(static_cast<int>(k1));
+    for (int c = 0; c < kChains; ++c) {
+      __m256i hi0, lo0v, hi1, lo1v;
+      mulhilo8(c0[c], m0, hi0, lo0v);
+      mulhilo8(c2[c], m1, hi1, lo1v);
+      const __m256i n0 = _mm256_xor_si256(_mm256_xor_si256(hi1, c1[c]), kk0);
+      const __m256i n2 = _mm256_xor_si256(_mm256_xor_si256(hi0, c3[c]), kk1);
+      c0[c] = n0;
+      c1[c] = lo1v;
+      c2[c] = n2;
+      c3[c] = lo0v;
+    }
   }
-  _mm256_storeu_si256(reinterpret_cast<__m256i*>(w[0]), c0);
-  _mm256_storeu_si256(reinterpret_cast<__m256i*>(w[1]), c1);
-  _mm256_storeu_si256(reinterpret_cast<__m256i*>(w[2]), c2);
-  _mm256_storeu_si256(reinterpret_cast<__m256i*>(w[3]), c3);
+  for (int c = 0; c < kChains; ++c) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(w[0] + 8 * c), c0[c]);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(w[1] + 8 * c), c1[c]);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(w[2] + 8 * c), c2[c]);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(w[3] + 8 * c), c3[c]);
+  }
 #else
   for (int l = 0; l < kBatchBlocks; ++l) {
     const PhiloxBlock b = random_block(key, blocks[l]);
@@ -70,7 +82,7 @@ HOMOTOPT_INLINE void philox_blocks(const RandomKey& key, const std::uint64_t (&b
 #endif
 }
 
-// The words of the 8 consecutive blocks b0 .. b0 + 7.
+// The words of the kBatchBlocks consecutive blocks b0, b0 + 1, ...
 HOMOTOPT_INLINE void philox_batch(const RandomKey& key, std::uint64_t b0, std::uint32_t (&w)[4][kBatchBlocks]) {
   std::uint64_t blocks[kBatchBlocks];
   for (int l = 0; l < kBatchBlocks; ++l) blocks[l] = b0 + static_cast<std::uint64_t>(l);

@@ -1,7 +1,7 @@
 // Internal: numbers offset + i, i in [i0, i1), of a Philox stream, handed to emit(i, x) in order.
-// Normals come four per block, uniforms and exponentials two (philox.hpp). The middle runs in batches
-// of 8 blocks (philox_batch.hpp, then a transform loop the compiler vectorizes); the edges number by
-// number.
+// Normals come four per block, uniforms and exponentials two (philox.hpp). Spans run in batches of
+// kBatchBlocks blocks (philox_batch.hpp, then a transform loop the compiler vectorizes), edges included;
+// spans under 16 numbers number by number.
 #pragma once
 
 #include <algorithm>
@@ -29,13 +29,13 @@ HOMOTOPT_INLINE double number_at(const RandomKey& key, std::uint64_t index) {
   }
 }
 
-// The kPerBlock<D> * 8 numbers of blocks b0 .. b0 + 7, in stream order.
+// The kPerBlock<D> * kBatchBlocks numbers of blocks b0, b0 + 1, ..., in stream order.
 template <Distribution D>
 HOMOTOPT_INLINE void batch_numbers(const RandomKey& key, std::uint64_t b0, double* x) {
   std::uint32_t w[4][kBatchBlocks];
   philox_batch(key, b0, w);
   if constexpr (D == Distribution::normal) {
-    float n[4][kBatchBlocks];  // structure of arrays: the transform runs on 8 lanes at once
+    float n[4][kBatchBlocks];  // structure of arrays: the transform runs on a vector of lanes at once
     for (int l = 0; l < kBatchBlocks; ++l) {
       normal_pair(w[0][l], w[1][l], n[0][l], n[1][l]);
       normal_pair(w[2][l], w[3][l], n[2][l], n[3][l]);
@@ -59,15 +59,21 @@ template <Distribution D, class Emit>
 HOMOTOPT_INLINE void generate_span(std::int64_t i0, std::int64_t i1, const RandomKey& key,
                                    std::uint64_t offset, Emit&& emit) {
   constexpr std::uint64_t kBatch = static_cast<std::uint64_t>(kPerBlock<D>) * kBatchBlocks;
-  std::int64_t i = i0;
-  for (; i < i1 && (offset + static_cast<std::uint64_t>(i)) % kBatch != 0; ++i)
-    emit(i, number_at<D>(key, offset + i));
-  double x[kBatch];
-  for (; i + static_cast<std::int64_t>(kBatch) <= i1; i += kBatch) {
-    batch_numbers<D>(key, (offset + static_cast<std::uint64_t>(i)) / kPerBlock<D>, x);
-    for (std::uint64_t q = 0; q < kBatch; ++q) emit(i + static_cast<std::int64_t>(q), x[q]);
+  if (i1 - i0 < 16) {  // a few numbers: one Philox block each is cheaper than a batch
+    for (std::int64_t i = i0; i < i1; ++i) emit(i, number_at<D>(key, offset + i));
+    return;
   }
-  for (; i < i1; ++i) emit(i, number_at<D>(key, offset + i));
+  // Whole batches, the edges included (a batch's unused numbers are dropped): a scalar edge costs one
+  // Philox block per number, up to kBatch - 1 of them on each side.
+  double x[kBatch];
+  for (std::int64_t i = i0; i < i1;) {
+    const std::uint64_t idx = offset + static_cast<std::uint64_t>(i);
+    const std::uint64_t skip = idx % kBatch;
+    batch_numbers<D>(key, (idx - skip) / kPerBlock<D>, x);
+    const std::int64_t n = std::min<std::int64_t>(static_cast<std::int64_t>(kBatch - skip), i1 - i);
+    for (std::int64_t q = 0; q < n; ++q) emit(i + q, x[skip + static_cast<std::uint64_t>(q)]);
+    i += n;
+  }
 }
 
 // Integers in [0, n) (four per block) offset + i, i in [i0, i1), handed to emit(i, value) in order.
