@@ -213,8 +213,8 @@ class ProgPowerHP(torch.optim.Optimizer):
         state[:, 0] = -math.inf
         state[:, 3] = -math.inf
         acc = merge.PowerAccumulator(device)
-        sum_f = torch.zeros((), dtype=torch.float64, device=device)
-        n_f = torch.zeros((), dtype=torch.float64, device=device)
+        sum_f = n_f = torch.zeros((), dtype=torch.float64, device=device)
+        seen: list[tuple[torch.Tensor, torch.Tensor]] = []  # (f, counted) per sample, summed once at the end
         self._freeze.save()
         try:
             if self.vectorize:
@@ -226,9 +226,12 @@ class ProgPowerHP(torch.optim.Optimizer):
                     with torch.enable_grad():
                         out = closure()
                         f, counted = fitness_of(out, self.maximize, self.nan_policy, k)
-                    fd = torch.where(counted, f.detach(), torch.zeros_like(f.detach()))
-                    sum_f, n_f = sum_f + fd.sum(), n_f + counted.sum()
+                    seen.append((f.detach(), counted))
                     self._merge_sample(f, counted, params, groups, sched, state, acc)
+            if seen:
+                fs, cs = torch.cat([f for f, _ in seen]), torch.cat([c for _, c in seen])
+                sum_f = torch.where(cs, fs, torch.zeros_like(fs)).sum(dtype=torch.float64)
+                n_f = cs.sum().to(torch.float64)
             us = merge.grad_states(params, distributed=pg is not None and world > 1)
         except BaseException:
             torch._foreach_copy_(params, mus)  # the parameters never stay at a sample
