@@ -46,17 +46,18 @@ template <class T>
 void draw_samples_by_columns(const T* mu, std::int64_t d, const SampleSpec& spec, PanelRows<T>& W) {
   const std::int64_t K = spec.num_samples, width = W.width(), quads = d / 4;
   const double sigma = spec.sigma;
-  for (std::int64_t k0 = 0; k0 < K; k0 += kBatchBlocks) {  // samples k0 .. k0 + 7 (fewer at the end)
-    const std::int64_t kn = std::min<std::int64_t>(kBatchBlocks, K - k0);
+  constexpr int kGroup = 8;  // samples per tile (the panels' widths are multiples of 8)
+  for (std::int64_t k0 = 0; k0 < K; k0 += kGroup) {  // samples k0 .. k0 + 7 (fewer at the end)
+    const std::int64_t kn = std::min<std::int64_t>(kGroup, K - k0);
     T* panel = W.panel_data(k0 / width) + k0 % width;
-    std::uint64_t blocks[kBatchBlocks];
+    std::uint64_t blocks[kGroup];
     for (std::int64_t q = 0; q < quads; ++q) {
-      for (int l = 0; l < kBatchBlocks; ++l)
+      for (int l = 0; l < kGroup; ++l)
         blocks[l] = static_cast<std::uint64_t>((k0 + std::min<std::int64_t>(l, kn - 1)) * quads + q);
-      std::uint32_t w[4][kBatchBlocks];
+      std::uint32_t w[4][kGroup];
       philox_blocks(spec.key, blocks, w);
-      float n[4][kBatchBlocks];
-      for (int l = 0; l < kBatchBlocks; ++l) {
+      float n[4][kGroup];
+      for (int l = 0; l < kGroup; ++l) {
         normal_pair(w[0][l], w[1][l], n[0][l], n[1][l]);
         normal_pair(w[2][l], w[3][l], n[2][l], n[3][l]);
       }

@@ -15,7 +15,7 @@
 
 namespace HOMOTOPT_CPU_NS {
 
-constexpr int kBatchBlocks = 32;  // a multiple of 8 (the AVX2 lanes)
+constexpr int kBatchBlocks = 32;  // blocks of a span's batch (random_span.hpp): four AVX2 chains
 
 #if defined(__AVX2__)
 // hi and lo 32-bit halves of m * x in each of the 8 lanes.
@@ -27,16 +27,17 @@ HOMOTOPT_INLINE void mulhilo8(__m256i x, __m256i m, __m256i& hi, __m256i& lo) {
 }
 #endif
 
-// The words of the kBatchBlocks blocks blocks[0..kBatchBlocks) (any indices below 2^56). With AVX2 the
-// blocks run as kChains independent 8-lane chains interleaved round by round: one chain is a
+// The words of the B blocks blocks[0..B) (any indices below 2^56), B a multiple of 8. With AVX2 the
+// blocks run as B / 8 independent 8-lane chains interleaved round by round: one chain is a
 // latency-bound sequence of 10 dependent multiplies, and the normal transform that follows it in
 // generate_span leaves the out-of-order core too little independent work to hide that latency.
-HOMOTOPT_INLINE void philox_blocks(const RandomKey& key, const std::uint64_t (&blocks)[kBatchBlocks],
-                                   std::uint32_t (&w)[4][kBatchBlocks]) {
+template <int B>
+HOMOTOPT_INLINE void philox_blocks(const RandomKey& key, const std::uint64_t (&blocks)[B], std::uint32_t (&w)[4][B]) {
+  static_assert(B % 8 == 0, "philox_blocks: a multiple of 8 blocks (the AVX2 lanes)");
 #if defined(__AVX2__)
-  constexpr int kChains = kBatchBlocks / 8;
-  alignas(32) std::uint32_t lo[kBatchBlocks], hi[kBatchBlocks];
-  for (int l = 0; l < kBatchBlocks; ++l) {
+  constexpr int kChains = B / 8;
+  alignas(32) std::uint32_t lo[B], hi[B];
+  for (int l = 0; l < B; ++l) {
     lo[l] = static_cast<std::uint32_t>(blocks[l]);
     hi[l] = key.stream | (static_cast<std::uint32_t>(blocks[l] >> 32) << 8);
   }
@@ -75,7 +76,7 @@ HOMOTOPT_INLINE void philox_blocks(const RandomKey& key, const std::uint64_t (&b
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(w[3] + 8 * c), c3[c]);
   }
 #else
-  for (int l = 0; l < kBatchBlocks; ++l) {
+  for (int l = 0; l < B; ++l) {
     const PhiloxBlock b = random_block(key, blocks[l]);
     for (int j = 0; j < 4; ++j) w[j][l] = b.w[j];
   }
