@@ -2,7 +2,7 @@
 
 Internal to :mod:`homotopt.torch.progpowerhp`. The scalar part (m, s, count, top) of every param
 group is one float64 tensor of shape (G, 4) on the device, so no step ever reads it on the host; the
-vector part u is one buffer per parameter. One sample's terms a_j = N f_j merge into the state as
+vector part u is each parameter's p.grad. One sample's terms a_j = N f_j merge into the state as
 (lse.hpp): M = max(m, m_k); u <- e^(m - M) u + e^(m_k - M) g_k; s likewise, with g_k the gradient
 of sum_j e^(a_j - m_k) f_j. u lives in ``p.grad``: the rescale u <- e^(m - M) u over all tensors is one
 fused native call (``_core.power_accumulate_pointers`` with no g) on the tensors' memory, and autograd's

@@ -180,7 +180,7 @@ def vectorized_values(module: torch.nn.Module, closure: Callable[[], Any], entri
 
 def vectorized_merge(module, closure, entries, mine, total, seed, t, sched, state, acc, maximize, nan_policy):
     """The vectorize=True path of a step: this rank's samples in one vmapped call, merged into the empty
-    (G, 3) `state` (in place) and u = p.grad of every trainable parameter; returns (sum f, count)."""
+    (G, 4) `state` (in place) and u = p.grad of every trainable parameter; returns (sum f, count)."""
     from . import _powerhp_merge as merge
 
     values, batched = vectorized_values(module, closure, entries, mine, total, seed, t, sched)
