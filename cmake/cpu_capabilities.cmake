@@ -14,7 +14,7 @@
 # can never pick an AVX copy for code that runs on any CPU.
 set(HOMOTOPT_CPU_KERNEL_SOURCES
   csrc/cpu/kernel_table.cpp csrc/cpu/o2nc.cpp csrc/cpu/phase_retrieval.cpp csrc/cpu/power_gradient.cpp
-  csrc/cpu/power_accumulate.cpp csrc/cpu/problems.cpp csrc/cpu/random.cpp csrc/cpu/runner.cpp)
+  csrc/cpu/power_accumulate.cpp csrc/cpu/power_merge.cpp csrc/cpu/problems.cpp csrc/cpu/random.cpp csrc/cpu/runner.cpp)
 foreach(_src IN LISTS HOMOTOPT_CPU_KERNEL_SOURCES)
   list(REMOVE_ITEM HOMOTOPT_SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/${_src})
 endforeach()

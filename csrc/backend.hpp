@@ -16,6 +16,7 @@
 #include "homotopt/o2nc.hpp"
 #include "homotopt/perturb.hpp"
 #include "homotopt/power_accumulate.hpp"
+#include "homotopt/power_merge.hpp"
 #include "homotopt/power_gradient.hpp"
 #include "homotopt/problems/phase_retrieval.hpp"
 #include "homotopt/random.hpp"
@@ -75,6 +76,9 @@ struct Kernels {
                            double* flag, void* stream);
   // w <- mu + sigma eps over checked non-empty tensors of device index `device`, on `stream`.
   void (*random_perturb)(const std::vector<PerturbTensor>& tensors, int device, const RandomKey& key, void* stream);
+  // One sample's merge into the tied rows of the (G, 4) state (power_merge.hpp), checked, on `stream`.
+  void (*power_merge_sample)(const PowerMergeArgs& args, const std::vector<std::int32_t>& rows, int device,
+                             void* stream);
   // Copies `bytes` from host memory into `dst` (on its stream) and waits.
   void (*copy_to_device)(const ArrayView& dst, const void* src, std::size_t bytes);
 };
@@ -132,6 +136,7 @@ std::unique_ptr<RunnerImpl> make_runner(const ProblemViews& problem, const RunCo
 void power_accumulate(const std::vector<PowerAccumulateTensor>& tensors, int device, const double* coefficients,
                       double* flag, void* stream);
 void random_perturb(const std::vector<PerturbTensor>& tensors, int device, const RandomKey& key, void* stream);
+void power_merge_sample(const PowerMergeArgs& args, const std::vector<std::int32_t>& rows, int device, void* stream);
 }  // namespace cuda
 #endif
 

@@ -21,6 +21,7 @@ const Kernels& kernels() {
       make_runner,
       power_accumulate,
       random_perturb,
+      power_merge_sample,
       copy_to_device,
   };
   return table;

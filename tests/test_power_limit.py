@@ -273,15 +273,13 @@ def test_torch_rank_merge_follows_the_limit():
                         dtype=torch.float32)
     torch.testing.assert_close(scale, want, rtol=0, atol=1e-15)
     assert top.tolist() == [-1e10, -inf, 2e10]
-    # merge_rows: a sample in the +inf limit into a finite row, then a tie, then a lower limit
+    # the per-sample merge (native, power_merge.hpp): a sample in the +inf limit into a finite row, then a
+    # tie, then a lower limit (J = 1, 2, 1 pairs counted)
     state = torch.tensor([[2.0, 1.0, 3.0, -inf]], dtype=torch.float64)
-    one = torch.tensor(1.0, dtype=torch.float64)
-    c = merge.merge_rows(state, None, torch.tensor(inf, dtype=torch.float64), one, one,
-                         torch.tensor(5e10, dtype=torch.float64))
-    assert c.tolist() == [[0.0, 1.0]] and state.tolist() == [[inf, 1.0, 4.0, 5e10]]
-    c = merge.merge_rows(state, None, torch.tensor(inf, dtype=torch.float64), one * 2, one,
-                         torch.tensor(5e10, dtype=torch.float64))
-    assert c.tolist() == [[1.0, 1.0]] and state.tolist() == [[inf, 3.0, 5.0, 5e10]]
-    c = merge.merge_rows(state, None, torch.tensor(inf, dtype=torch.float64), one, one,
-                         torch.tensor(4e10, dtype=torch.float64))
-    assert c.tolist() == [[1.0, 0.0]] and state.tolist() == [[inf, 3.0, 6.0, 5e10]]
+    c = torch.zeros(1, 2, dtype=torch.float64)
+    for f, want_c, want_state in [([5e10], [0.0, 1.0], [inf, 1.0, 4.0, 5e10]),
+                                  ([5e10, 5e10], [1.0, 1.0], [inf, 3.0, 6.0, 5e10]),
+                                  ([4e10], [1.0, 0.0], [inf, 3.0, 7.0, 5e10])]:
+        merge.merge_sample(state, c, torch.tensor(f, dtype=torch.float64), torch.ones(len(f), dtype=torch.bool),
+                           1e300, [0])
+        assert c.tolist() == [want_c] and state.tolist() == [want_state]

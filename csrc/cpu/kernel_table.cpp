@@ -22,6 +22,11 @@ void random_perturb_entry(const std::vector<PerturbTensor>& tensors, int /*devic
   random_perturb(tensors, key);
 }
 
+void power_merge_sample_entry(const PowerMergeArgs& args, const std::vector<std::int32_t>& rows, int /*device*/,
+                              void* /*stream*/) {
+  power_merge_sample(args, rows);
+}
+
 }  // namespace
 
 extern const Kernels kKernels = {
@@ -39,6 +44,7 @@ extern const Kernels kKernels = {
     &make_runner,
     &power_accumulate_entry,
     &random_perturb_entry,
+    &power_merge_sample_entry,
     &copy_to_device,
 };
 

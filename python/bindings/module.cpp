@@ -18,6 +18,7 @@ void bind_problems(py::module_& m);
 void bind_runner(py::module_& m);
 void bind_o2nc(py::module_& m);
 void bind_power_accumulate(py::module_& m);
+void bind_power_merge(py::module_& m);
 void bind_perturb(py::module_& m);
 void bind_asktell(py::module_& m);
 }  // namespace homotopt::bindings
@@ -66,6 +67,7 @@ PYBIND11_MODULE(_core, m) {
   homotopt::bindings::bind_runner(m);
   homotopt::bindings::bind_o2nc(m);
   homotopt::bindings::bind_power_accumulate(m);
+  homotopt::bindings::bind_power_merge(m);
   homotopt::bindings::bind_perturb(m);
   homotopt::bindings::bind_asktell(m);
 }

@@ -257,6 +257,9 @@ def o2nc_update_pointers(params: list[int], grads: list[int], buffers: list[int]
 def power_accumulate_pointers(us: list[int], gs: list[int], numels: list[int], dtypes: list[DType],
                               groups: list[int], device_type: DeviceType, device_index: int, coefficients: int,
                               num_groups: int, flag: int, stream: int) -> None: ...
+def power_merge_sample_pointers(f: int, counted: int, J: int, dtype: DType, power: float, state: int, groups: int,
+                                rows: list[int], coefficients: int, weights: int, device_type: DeviceType,
+                                device_index: int, stream: int) -> None: ...
 def random_perturb_pointers(ws: list[int], mus: list[int], numels: list[int], dtypes: list[DType], sigmas: list[float],
                             offsets: list[int], device_type: DeviceType, device_index: int, seed: int, stream: int,
                             trial: int, step: int, cuda_stream: int) -> None: ...

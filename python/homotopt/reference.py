@@ -157,6 +157,46 @@ def power_weights(values, power: float, nan_policy: str = "raise"):
     return w / s, m + np.log(s)
 
 
+def power_merge_sample(values, counted, power: float, state, rows):
+    """float64 reference of power_merge.hpp (one sample merged into the tied rows of a (G, 4) state of rows
+    (m, s, count, top)): returns (weights b w_j, (a, b), the new state). w_j = e^(N f_j - m_k) (the limit
+    rule: 1 on the ties of top when N top overflows), 0 where not counted or f = -inf; the state ranks by
+    m, then by top for the same infinite m; b = 0 for an empty sample, a = 1 when both are empty."""
+    f = np.asarray(values, dtype=np.float64).reshape(-1)
+    c = np.asarray(counted, dtype=bool).reshape(-1)
+    state = np.array(state, dtype=np.float64)
+    ok = c & (f != -np.inf)
+    w = np.zeros_like(f)
+    mk, tk = -math.inf, -math.inf
+    if ok.any():
+        with np.errstate(over="ignore", invalid="ignore"):
+            a = np.where(ok, power * np.where(ok, f, 0.0), -np.inf)
+        mk = float(a.max())
+        if math.isfinite(mk):
+            w[ok] = np.exp(a[ok] - mk)
+        else:
+            tk = float(f[ok].max())
+            w[ok] = f[ok] == tk
+    sk = float(w.sum())
+    m, s, n, t = state[rows[0]]
+    M = max(m, mk)
+    if math.isfinite(M):
+        fa = 1.0 if m == M else math.exp(m - M)
+        fb = 1.0 if mk == M else math.exp(mk - M)
+        T = -math.inf
+    else:
+        T = max(t if m == M else -math.inf, tk if mk == M else -math.inf)
+        if T == -math.inf:  # both empty
+            fa, fb = 1.0, 0.0
+        else:
+            fa, fb = float(m == M and t == T), float(mk == M and tk == T)
+    fb = fb if sk > 0 else 0.0
+    new = [M, s * fa + sk * fb, n + float(c.sum()), T]
+    for r in rows:
+        state[r] = new
+    return w * fb, (fa, fb), state
+
+
 def power_gradient(values, grads, power: float, nan_policy: str = "raise") -> dict:
     """direction, log_scale, log_mean_exp, count, omitted: the stable estimator in plain float64, and
     the N -> infinity limit (the ties' mean gradient, log_mean_exp = +-inf) when N * top overflows."""

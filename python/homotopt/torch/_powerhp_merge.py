@@ -4,7 +4,8 @@ Internal to :mod:`homotopt.torch.progpowerhp`. The scalar part (m, s, count, top
 group is one float64 tensor of shape (G, 4) on the device, so no step ever reads it on the host; the
 vector part u is each parameter's p.grad. One sample's terms a_j = N f_j merge into the state as
 (lse.hpp): M = max(m, m_k); u <- e^(m - M) u + e^(m_k - M) g_k; s likewise, with g_k the gradient
-of sum_j e^(a_j - m_k) f_j. u lives in ``p.grad``: the rescale u <- e^(m - M) u over all tensors is one
+of sum_j e^(a_j - m_k) f_j. That scalar work is one native call per sample and power
+(``_core.power_merge_sample_pointers``, power_merge.hpp, which runs lse.hpp's LseState). u lives in ``p.grad``: the rescale u <- e^(m - M) u over all tensors is one
 fused native call (``_core.power_accumulate_pointers`` with no g) on the tensors' memory, and autograd's
 accumulation adds the sample's e^(m_k - M) g_k.
 
@@ -31,32 +32,6 @@ def rescale(frm: torch.Tensor, to: torch.Tensor) -> torch.Tensor:
     return torch.where(frm == to, torch.ones_like(frm), torch.exp(frm - to))
 
 
-def exponents(power: float, f: torch.Tensor, counted: torch.Tensor) -> torch.Tensor:
-    """a = N f in float64, -inf where the pair is not counted or f = -inf (N -> 0+ keeps f = -inf at
-    weight 0, not 0 * -inf = NaN)."""
-    a = f * power  # f is float64 already
-    return torch.where(counted & (f != -math.inf), a, torch.full_like(a, -math.inf))
-
-
-def shifted(x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
-    """x - m, with m = -inf (an empty state) taken as 0: e^(x - m) is then 0 for x = -inf, never NaN,
-    and e^(m - M) is exactly 1 where m == M (lse.hpp's two corner cases)."""
-    return x - torch.where(m == -math.inf, torch.zeros_like(m), m)
-
-
-def sample_terms(a: torch.Tensor, f: torch.Tensor,
-                 counted: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(m_k, s_k, w, top_k) of one sample's terms a = N f (J,): m_k = max a, w = e^(a - m_k), s_k = sum w,
-    top_k = -inf. With every a = -inf and no finite counted f: m_k = -inf, w = 0, s_k = 0 (the empty
-    state). When m_k is +-inf with a finite largest counted f (N f overflowed): the limit, w = (f == top_k)."""
-    m = a.max()
-    fc = torch.where(counted & (f != -math.inf), f, torch.full_like(f, -math.inf))
-    top = fc.max()
-    limit = ~torch.isfinite(m) & (top > -math.inf)
-    w = torch.where(limit, (fc == top).to(a.dtype), torch.exp(shifted(a, m)))
-    return m, w.sum(), w, torch.where(limit, top, torch.full_like(top, -math.inf))
-
-
 def _limit_factors(m: torch.Tensor, top: torch.Tensor, M: torch.Tensor, ca: torch.Tensor):
     """The factors of states (m, top) (any shape, the states on axis 0 when stacked) against the merged
     max M where M is infinite (lse.hpp's limit rule: 1 for the states of rank (M, T), T the largest top
@@ -69,24 +44,27 @@ def _limit_factors(m: torch.Tensor, top: torch.Tensor, M: torch.Tensor, ca: torc
     return torch.where(inf, limit.to(ca.dtype), ca), torch.where(inf, T, torch.full_like(T, -math.inf))
 
 
-def merge_rows(state: torch.Tensor, rows: torch.Tensor | None, m_k: torch.Tensor, s_k: torch.Tensor,
-               n_k: torch.Tensor, top_k: torch.Tensor) -> torch.Tensor:
-    """Merges a sample (m_k, s_k, n_k counted pairs, top_k) into rows of the (G, 4) state (None: all
-    rows), in place; returns the (rows, 2) coefficients (a, b) of u <- a u + b g. An empty sample has b = 0."""
-    view = state if rows is None else state[rows]
-    m, top = view[:, 0], view[:, 3]
-    M = torch.maximum(m, m_k)
-    mk, tk = m_k.expand_as(M), top_k.expand_as(M)
-    ca, cb = torch.exp(shifted(m, M)), torch.exp(shifted(mk, M))
-    both = torch.stack([m, mk])
-    ab, T = _limit_factors(both, torch.stack([top, tk]), M, torch.stack([ca, cb]))
-    ca, cb = ab[0], ab[1]
-    new = torch.stack([M, view[:, 1] * ca + s_k * cb, view[:, 2] + n_k, T], dim=1)
-    if rows is None:
-        state.copy_(new)
-    else:
-        state[rows] = new
-    return torch.stack([ca, cb], dim=1)
+def merge_sample(state: torch.Tensor, coefficients: torch.Tensor, f: torch.Tensor, counted: torch.Tensor,
+                 power: float, rows: Sequence[int]) -> torch.Tensor:
+    """Merges one sample's pairs (f (J,) float32 or float64, counted (J,) bool) at power N into the tied
+    `rows` of the (G, 4) float64 state, in place, in one native call on the tensors' device
+    (``_core.power_merge_sample_pointers``, the math of lse.hpp): writes (a, b) of u <- a u + b g to
+    those rows of the (G, 2) float64 `coefficients` and returns the weights b w_j (J,) in f's dtype, the
+    factors of the pairs' gradients in u (b = 0 for an empty sample). No host sync on a GPU."""
+    f = f.detach()
+    if not f.is_contiguous():
+        f = f.contiguous()
+    counted = counted if counted.is_contiguous() else counted.contiguous()
+    weights = torch.empty_like(f)
+    device = f.device
+    kind = _DEVICES.get(device.type)
+    if kind is None:
+        raise ValueError(f"f: expected a tensor on the CPU or a CUDA device, got {device}")
+    stream = torch.cuda.current_stream(device).cuda_stream if device.type == "cuda" else 0
+    _core.power_merge_sample_pointers(
+        f.data_ptr(), counted.data_ptr(), f.numel(), _DTYPES[f.dtype], float(power), state.data_ptr(),
+        state.shape[0], list(rows), coefficients.data_ptr(), weights.data_ptr(), kind, device.index or 0, stream)
+    return weights
 
 
 class PowerAccumulator:

@@ -178,6 +178,16 @@ def vectorized_values(module: torch.nn.Module, closure: Callable[[], Any], entri
     return values, batched
 
 
+def power_plan(sched: list, groups: list, params: list) -> list:
+    """(N, its groups, their trainable parameters, those parameters' groups) per distinct power N."""
+    plan = []
+    for N in sorted({x[0] for x in sched}):
+        gids = [g for g in range(len(sched)) if sched[g][0] == N]
+        pairs = [(p, g) for p, g in zip(params, groups) if g in gids and p.requires_grad]
+        plan.append((N, gids, [p for p, _ in pairs], [g for _, g in pairs]))
+    return plan
+
+
 def vectorized_merge(module, closure, entries, mine, total, seed, t, sched, state, acc, maximize, nan_policy):
     """The vectorize=True path of a step: this rank's samples in one vmapped call, merged into the empty
     (G, 4) `state` (in place) and u = p.grad of every trainable parameter; returns (sum f, count)."""
@@ -188,29 +198,21 @@ def vectorized_merge(module, closure, entries, mine, total, seed, t, sched, stat
         f, counted = fitness_of(values, maximize, nan_policy, None)
         f_grad = torch.where(counted, f, torch.zeros_like(f))
     fd = torch.where(counted, f.detach(), torch.zeros_like(f.detach()))
-    f64 = f.detach().to(torch.float64)
     groups = [g for g, _, _ in entries]
-    powers = sorted({s[0] for s in sched})
     coef = torch.zeros(len(sched), 2, dtype=torch.float64, device=state.device)
     grads = [torch.zeros_like(p) for _, p, _ in entries]  # frozen parameters: no step
-    for n_i, N in enumerate(powers):
-        gids = [g for g in range(len(sched)) if sched[g][0] == N]
-        a = merge.exponents(N, f64, counted)
-        m_k, s_k, w, top_k = merge.sample_terms(a.reshape(-1), f64.reshape(-1), counted.reshape(-1))
+    plan = power_plan(sched, groups, [p for _, p, _ in entries])
+    for n_i, (N, gids, _, _) in enumerate(plan):
+        # every pair of every sample at once, into the empty state: a = 0 or 1, b = 1 (0 if empty)
+        wb = merge.merge_sample(state, coef, f.detach().reshape(-1), counted.reshape(-1), N, gids)
         idx = [i for i, g in enumerate(groups) if g in gids and batched[i].requires_grad]
         with torch.enable_grad():
-            obj = (w.view_as(f).to(f.dtype) * f_grad).sum()
+            obj = (wb.view_as(f) * f_grad).sum()
         got = torch.autograd.grad(obj, [batched[i] for i in idx], allow_unused=True,
-                                  retain_graph=n_i < len(powers) - 1) if idx else []
+                                  retain_graph=n_i < len(plan) - 1) if idx else []
         for i, gr in zip(idx, got):
             p = entries[i][1]
             grads[i] = torch.zeros_like(p) if gr is None else gr.sum(0).contiguous()
-        rows = None if len(powers) == 1 else torch.tensor(gids, device=state.device)
-        c = merge.merge_rows(state, rows, m_k, s_k, counted.sum(), top_k)  # into the empty state: a = 0
-        if rows is None:
-            coef = c
-        else:
-            coef[rows] = c
     us = []
     for (_, p, _), g in zip(entries, grads):
         if p.requires_grad:

@@ -24,7 +24,7 @@ from .._validation import counter32, integer, seed as check_seed
 from ..schedules import LearningRate, PowerSchedule, SigmaSchedule, as_lr, as_power, as_sigma
 from . import _powerhp_merge as merge
 from ._powerhp_parts import (BufferFreeze, SampleWriter, check_group, device_of, fitness_of, group_schedule,
-                             vectorized_merge)
+                             power_plan, vectorized_merge)
 
 __all__ = ["ProgPowerHP"]
 
@@ -212,6 +212,7 @@ class ProgPowerHP(torch.optim.Optimizer):
         state = torch.zeros(G, 4, dtype=torch.float64, device=device)
         state[:, 0] = -math.inf
         state[:, 3] = -math.inf
+        coef = torch.zeros(G, 2, dtype=torch.float64, device=device)  # (a, b) of the last merge per group
         acc = merge.PowerAccumulator(device)
         sum_f = n_f = torch.zeros((), dtype=torch.float64, device=device)
         seen: list[tuple[torch.Tensor, torch.Tensor]] = []  # (f, counted) per sample, summed once at the end
@@ -220,6 +221,7 @@ class ProgPowerHP(torch.optim.Optimizer):
             if self.vectorize:
                 sum_f, n_f = self._vectorized(closure, entries, mine, total, t, sched, state, acc)
             else:
+                plan = power_plan(sched, groups, params)
                 write_sample = SampleWriter(entries, mus, [s[1] for s in sched], self._seed, t, total)
                 for k in mine:
                     write_sample(k)  # a frozen parameter stays at mu (its place keeps its numbers)
@@ -227,7 +229,7 @@ class ProgPowerHP(torch.optim.Optimizer):
                         out = closure()
                         f, counted = fitness_of(out, self.maximize, self.nan_policy, k)
                     seen.append((f.detach(), counted))
-                    self._merge_sample(f, counted, params, groups, sched, state, acc)
+                    self._merge_sample(f, counted, plan, state, coef, acc)
             if seen:
                 fs, cs = torch.cat([f for f, _ in seen]), torch.cat([c for _, c in seen])
                 sum_f = torch.where(cs, fs, torch.zeros_like(fs)).sum(dtype=torch.float64)
@@ -256,40 +258,36 @@ class ProgPowerHP(torch.optim.Optimizer):
         self._step += 1
         return sum_f / n_f.clamp(min=1)
 
-    def _merge_sample(self, f: torch.Tensor, counted: torch.Tensor, params: list, groups: list, sched: list,
-                      state: torch.Tensor, acc: merge.PowerAccumulator) -> None:
-        """Merges one sample's pairs into every group's state, u in p.grad: per distinct power, u <- a u
-        (native, in place), then one backward of sum_j b e^(a_j - m_k) f_j adds b g into p.grad."""
-        f64 = f.detach().to(torch.float64)
+    def _merge_sample(self, f: torch.Tensor, counted: torch.Tensor, plan: list, state: torch.Tensor,
+                      coef: torch.Tensor, acc: merge.PowerAccumulator) -> None:
+        """Merges one sample's pairs into every group's state, u in p.grad: per distinct power, one native
+        merge of the scalars (weights b w_j and (a, b) per group), u <- a u (native, in place), then one
+        backward of sum_j b w_j f_j adds b g into p.grad."""
         with torch.enable_grad():  # uncounted pairs (nan_policy="omit"): no gradient path
             f_grad = f if self.nan_policy == "raise" else torch.where(counted, f, torch.zeros_like(f))
-        powers = sorted({sched[g][0] for g in range(len(sched))})
         on_cpu = state.device.type == "cpu"
-        for n_i, N in enumerate(powers):
-            gids = [g for g in range(len(sched)) if sched[g][0] == N]
-            a = merge.exponents(N, f64, counted)
-            m_k, s_k, w, top_k = merge.sample_terms(a, f64, counted)
-            rows = None if len(powers) == 1 else torch.tensor(gids, device=state.device)
-            c = merge.merge_rows(state, rows, m_k, s_k, counted.sum(), top_k)[0]  # the groups of one power share (a, b)
-            wanted = [p for p, g in zip(params, groups) if g in gids and p.requires_grad]
+        host = coef.numpy() if on_cpu else None  # a view of the table: reads without torch ops
+        for n_i, (N, gids, wanted, held_groups) in enumerate(plan):
+            wb = merge.merge_sample(state, coef, f, counted, N, gids)  # the groups of one power share (a, b)
             if not wanted or not f.requires_grad:
                 continue
             skip_scale = skip_add = False
             if on_cpu:  # the host reads the scalars for free: skip u <- 1 u and an unread g (b == 0)
-                skip_scale, skip_add = float(c[0]) == 1.0, float(c[1]) == 0.0
-            held = [p.grad for p in wanted if p.grad is not None]
+                a, b = host[gids[0]]
+                skip_scale, skip_add = a == 1.0, b == 0.0
+            held = [(p.grad, g) for p, g in zip(wanted, held_groups) if p.grad is not None]
             if held and not skip_scale:
-                acc.rescale(held, c)
+                acc([u for u, _ in held], [None] * len(held), [g for _, g in held], coef)
             if skip_add:
                 continue
             hooks = []
             if not on_cpu and self.nan_policy == "omit":  # b == 0 must leave u unread, without a host sync
-                keep = c[1] != 0
+                keep = coef[gids[0], 1] != 0
                 hooks = [p.register_hook(lambda g, keep=keep: g.masked_fill(~keep, 0)) for p in wanted]
             try:
                 with torch.enable_grad():
-                    obj = ((w * c[1]).to(f.dtype) * f_grad).sum()
-                    torch.autograd.backward(obj, inputs=wanted, retain_graph=n_i < len(powers) - 1)
+                    obj = (wb * f_grad).sum()
+                    torch.autograd.backward(obj, inputs=wanted, retain_graph=n_i < len(plan) - 1)
             finally:
                 for h in hooks:
                     h.remove()

@@ -1,0 +1,104 @@
+// One sample's merge into the scalar part of the mergeable power-gradient state (lse.hpp), in one call:
+// homotopt.torch.ProgPowerHP calls it once per sample and distinct power, instead of ~50 small torch ops.
+//
+// Input: the sample's J fitness values f (float32 or float64) and `counted` (J bytes, 0 = not counted:
+// a NaN or +inf value under nan_policy="omit"; nullptr = all counted), the power N, and the rows `rows`
+// of a (G, 4) float64 state table, row = (m, s, count, top) as lse.hpp's LseState plus the counted pairs.
+// The sample's state is built with LseState (add_block, or add_limit_block where the largest exponent
+// N f overflowed: the N -> infinity limit), its weights w_j with weight / limit_weight (0 for a pair not
+// counted or of f = -inf), s_k = sum w_j in the order j = 0, 1, ... (every backend). It merges into row
+// rows[0] with LseState::merge, and the merged row is written to every row of `rows`: the rows of one
+// call are tied (ProgPowerHP's groups of one power merge the same samples from the empty state).
+//
+// Output: coefficients[r] = (a, b) for every r in rows, the factors of u <- a u + b g (power_accumulate.hpp)
+// with b = 0 for an empty sample (s_k = 0: nothing counted, or every f = -inf), and
+// weights[j] = b w_j in f's dtype, the factor of pair j's gradient in u (the backward's weights).
+// Every array lives in the memory of `device` (host memory for the CPU): a GPU caller never waits.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "homotopt/array.hpp"
+#include "homotopt/lse.hpp"
+#include "homotopt/macros.hpp"
+
+namespace homotopt {
+
+struct PowerMergeArgs {
+  const void* f;                // (J,) values, dtype `dtype`
+  const std::uint8_t* counted;  // (J,) or nullptr (all counted)
+  std::int64_t J;
+  DType dtype;                  // float32 or float64: f and weights
+  double power;                 // N >= 0, finite
+  double* state;                // (G, 4) float64, rows[] updated in place
+  std::int64_t groups;          // G
+  double* coefficients;         // (G, 2) float64, rows[] written
+  void* weights;                // (J,) dtype `dtype`, written
+};
+
+// The exponent of pair j (power_exponent), -inf where it is not counted.
+template <class T>
+HOMOTOPT_HD HOMOTOPT_INLINE double power_merge_exponent(const PowerMergeArgs& p, std::int64_t j) {
+  const double f = static_cast<double>(static_cast<const T*>(p.f)[j]);
+  return (p.counted == nullptr || p.counted[j]) ? power_exponent(p.power, f) : -kInf;
+}
+
+// The value f_j where the pair takes part in a limit (counted, f > -inf), else -inf.
+template <class T>
+HOMOTOPT_HD HOMOTOPT_INLINE double power_merge_top_value(const PowerMergeArgs& p, std::int64_t j) {
+  const double f = static_cast<double>(static_cast<const T*>(p.f)[j]);
+  return (p.counted == nullptr || p.counted[j]) && f > -kInf ? f : -kInf;
+}
+
+// The sample's state from its largest exponent mb, largest counted value top and (for the weights) the
+// limit flag: finite mb -> add_block, else add_limit_block (counts false: every weight 0).
+HOMOTOPT_HD inline LseState power_merge_sample_state(double mb, double top, bool& limit, bool& counts) {
+  LseState k;
+  limit = !(mb > -kInf && mb < kInf);
+  if (limit) {
+    k.add_limit_block(mb, top, counts);
+  } else {
+    k.add_block(mb);
+    counts = true;
+  }
+  return k;
+}
+
+// w_j of the sample state k (before the sum).
+template <class T>
+HOMOTOPT_HD HOMOTOPT_INLINE double power_merge_weight(const PowerMergeArgs& p, const LseState& k, bool limit,
+                                                      bool counts, std::int64_t j) {
+  if (!counts) return 0.0;
+  if (!limit) return k.weight(power_merge_exponent<T>(p, j));
+  const double v = power_merge_top_value<T>(p, j);
+  return v > -kInf ? k.limit_weight(v) : 0.0;
+}
+
+// Merges the sample state k (s_k summed, n counted pairs) into rows[0], writes every row and its (a, b);
+// returns b.
+HOMOTOPT_HD inline double power_merge_rows(const PowerMergeArgs& p, const std::int32_t* rows, std::int32_t num_rows,
+                                           const LseState& k, double n) {
+  double* r0 = p.state + 4 * static_cast<std::int64_t>(rows[0]);
+  LseState st{r0[0], r0[1], r0[3]};
+  const LseScale c = st.merge(k);
+  const double b = k.s > 0.0 ? c.other : 0.0;
+  const double count = r0[2] + n;
+  for (std::int32_t i = 0; i < num_rows; ++i) {
+    double* r = p.state + 4 * static_cast<std::int64_t>(rows[i]);
+    r[0] = st.m;
+    r[1] = st.s;
+    r[2] = count;
+    r[3] = st.top;
+    p.coefficients[2 * static_cast<std::int64_t>(rows[i])] = c.self;
+    p.coefficients[2 * static_cast<std::int64_t>(rows[i]) + 1] = b;
+  }
+  return b;
+}
+
+// Checks the arguments (homotopt::Error naming the argument), then the device's backend.
+// On CUDA the work is enqueued on `stream` (a cudaStream_t) and the call returns at once.
+HOMOTOPT_API void power_merge_sample(const PowerMergeArgs& args, const std::vector<std::int32_t>& rows,
+                                     const Device& device, void* stream = nullptr);
+
+}  // namespace homotopt

@@ -1,0 +1,32 @@
+// Front end of power_merge.hpp: checks the arguments once, then the device's backend.
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "backend.hpp"
+#include "homotopt/error.hpp"
+
+namespace homotopt {
+
+void power_merge_sample(const PowerMergeArgs& args, const std::vector<std::int32_t>& rows, const Device& device,
+                        void* stream) {
+  HOMOTOPT_CHECK(args.J >= 1, "f: expected at least one value, got J = ", args.J);
+  HOMOTOPT_CHECK_TYPE(args.dtype == DType::float32 || args.dtype == DType::float64,
+                      "f: expected dtype float32 or float64, got ", dtype_name(args.dtype));
+  HOMOTOPT_CHECK(std::isfinite(args.power) && args.power >= 0.0, "power: expected a finite N >= 0, got ", args.power);
+  HOMOTOPT_CHECK(args.groups >= 1, "state: expected (G, 4) with G >= 1, got G = ", args.groups);
+  HOMOTOPT_CHECK(args.f != nullptr, "f: expected a (", args.J, ",) array, got a null pointer");
+  HOMOTOPT_CHECK(args.state != nullptr, "state: expected a (", args.groups, ", 4) float64 table, got a null pointer");
+  HOMOTOPT_CHECK(args.coefficients != nullptr, "coefficients: expected a (", args.groups,
+                 ", 2) float64 table, got a null pointer");
+  HOMOTOPT_CHECK(args.weights != nullptr, "weights: expected a (", args.J, ",) array, got a null pointer");
+  HOMOTOPT_CHECK(!rows.empty(), "rows: expected at least one row of the state");
+  HOMOTOPT_CHECK(rows.size() <= static_cast<std::size_t>(args.groups), "rows: expected at most G = ", args.groups,
+                 " rows, got ", rows.size());
+  for (std::size_t i = 0; i < rows.size(); ++i)
+    HOMOTOPT_CHECK(rows[i] >= 0 && rows[i] < args.groups, "rows[", i, "]: expected a row in [0, ", args.groups,
+                   "), got ", rows[i]);
+  dispatch::kernel(&Kernels::power_merge_sample, device, "power_merge_sample")(args, rows, device.index, stream);
+}
+
+}  // namespace homotopt
