@@ -180,3 +180,31 @@ def test_learning_rate_closed_form(base, gamma, offset, steps):
     got = ht.LearningRate(base, gamma, offset).values(steps)
     t = np.arange(steps, dtype=np.float64)
     np.testing.assert_allclose(got, base * (t + offset) ** -(0.5 + gamma), rtol=1e-13, atol=0)
+
+
+@given(pairs(with_nan=True))
+def test_torch_sample_merge_matches_power_weights(case):
+    """ProgPowerHP's per-sample native merge (power_merge_sample), sample after sample with u's rescales
+    replayed on the pairs' weights, gives softmax(N f) (nan_policy="omit") and the count."""
+    torch = pytest.importorskip("torch")
+    from homotopt.torch import _powerhp_merge as merge
+
+    v, _, power, _ = case
+    f = v.reshape(v.shape[0], -1).astype(np.float64)
+    counted = ~(np.isnan(f) | (f == np.inf))
+    try:
+        want, _ = reference.power_weights(f, power, nan_policy="omit")
+    except ValueError:  # every pair omitted
+        return
+    state = torch.tensor([[-math.inf, 0.0, 0.0, -math.inf]], dtype=torch.float64)
+    coef = torch.zeros(1, 2, dtype=torch.float64)
+    W = np.zeros_like(f)
+    for k in range(f.shape[0]):
+        wb = merge.merge_sample(state, coef, torch.from_numpy(f[k].copy()), torch.from_numpy(counted[k].copy()),
+                                power, [0])
+        W[:k] *= float(coef[0, 0])
+        W[k] = wb.numpy()
+    m, s, count, _ = state[0].tolist()
+    assert count == counted.sum()
+    got = W / s if s > 0 else W
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-13)
