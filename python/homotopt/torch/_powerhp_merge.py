@@ -6,8 +6,9 @@ vector part u is each parameter's p.grad. One sample's terms a_j = N f_j merge i
 (lse.hpp): M = max(m, m_k); u <- e^(m - M) u + e^(m_k - M) g_k; s likewise, with g_k the gradient
 of sum_j e^(a_j - m_k) f_j. That scalar work is one native call per sample and power
 (``_core.power_merge_sample_pointers``, power_merge.hpp, which runs lse.hpp's LseState). u lives in
-``p.grad``: the rescale u <- e^(m - M) u over all tensors is one fused native call (``_core.power_accumulate_pointers`` with no g) on the tensors' memory, and autograd's
-accumulation adds the sample's e^(m_k - M) g_k.
+``p.grad``: the rescale u <- e^(m - M) u over all tensors is one fused native call
+(``_core.power_accumulate_pointers`` with no g) on the tensors' memory, and autograd's accumulation
+adds the sample's e^(m_k - M) g_k.
 
 When N f overflows (N top = +-inf for the largest counted f = top), lse.hpp's N -> infinity limit rule
 applies, exactly as in the native code: the sample's weights are 1 on the ties of top and 0 elsewhere,
