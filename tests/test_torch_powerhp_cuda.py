@@ -8,7 +8,7 @@ torch = pytest.importorskip("torch")
 
 import homotopt  # noqa: E402
 from homotopt.torch import ProgPowerHP  # noqa: E402
-from homotopt.torch._powerhp_merge import PowerAccumulator  # noqa: E402
+from homotopt.torch._powerhp_merge import PowerAccumulator, merge_sample  # noqa: E402
 
 from _torch_powerhp_ref import data, flat, losses, mlp  # noqa: E402
 
@@ -29,6 +29,33 @@ def test_power_accumulate_bits_equal_cpu(dtype, rng):
     for a, b in zip(us, cu):
         assert torch.equal(a, b.cpu())  # same float64 rule, no FMA on either side
     assert float(acc.flag) == 0
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("case", ["finite", "limit+", "limit-", "empty", "omitted"])
+def test_power_merge_sample_bits_equal_cpu(dtype, case, rng):
+    inf = float("inf")
+    J, power = 1000, 2.0
+    f = rng.standard_normal(J) * 3
+    counted = np.ones(J, bool)
+    if case.startswith("limit"):
+        power, f = 1e300, np.round(f) * (1e10 if case == "limit+" else -1e10)
+    elif case == "empty":
+        f[:] = -inf
+    elif case == "omitted":
+        counted = rng.random(J) > 0.5
+        f[~counted] = np.nan
+    G = 40  # rows 0..37 tied: two launches of the CUDA kernel's row batches
+    state = torch.tensor([[1.5, 2.0, 3.0, -inf]] * G, dtype=torch.float64)
+    rows = list(range(38))
+    out = {}
+    for dev in ["cpu", "cuda"]:
+        st, coef = state.clone().to(dev), torch.zeros(G, 2, dtype=torch.float64, device=dev)
+        w = merge_sample(st, coef, torch.tensor(f, dtype=dtype, device=dev), torch.tensor(counted, device=dev),
+                         power, rows)
+        out[dev] = (w.cpu(), coef.cpu(), st.cpu())
+    for a, b in zip(out["cpu"], out["cuda"]):
+        assert torch.equal(a, b)  # the same LseState code, s_k summed in the same order, no FMA
 
 
 @pytest.mark.parametrize("nan_policy", ["raise", "omit"])
