@@ -134,3 +134,12 @@ def test_bad_inputs(kwargs, message):
     args.update(kwargs)
     with pytest.raises((ValueError, TypeError), match=message):
         _core.power_merge_sample_pointers(**args)
+
+
+def test_values_on_another_device_raise():
+    # raw pointers of two memory spaces must never meet: a clear error, not a crash
+    st = torch.zeros(1, 4, dtype=torch.float64)
+    coef = torch.zeros(1, 2, dtype=torch.float64)
+    f = torch.ones(3, dtype=torch.float64, device="meta")
+    with pytest.raises(ValueError, match="closure: expected values on the parameters' device cpu, got meta"):
+        merge.merge_sample(st, coef, f, torch.ones(3, dtype=torch.bool, device="meta"), 1.0, [0])

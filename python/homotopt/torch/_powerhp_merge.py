@@ -52,6 +52,8 @@ def merge_sample(state: torch.Tensor, coefficients: torch.Tensor, f: torch.Tenso
     (``_core.power_merge_sample_pointers``, the math of lse.hpp): writes (a, b) of u <- a u + b g to
     those rows of the (G, 2) float64 `coefficients` and returns the weights b w_j (J,) in f's dtype, the
     factors of the pairs' gradients in u (b = 0 for an empty sample). No host sync on a GPU."""
+    if f.device != state.device or counted.device != state.device:  # raw pointers: one memory space
+        raise ValueError(f"closure: expected values on the parameters' device {state.device}, got {f.device}")
     f = f.detach()
     if not f.is_contiguous():
         f = f.contiguous()
