@@ -43,3 +43,27 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "cuda" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def spawn_ranks():
+    """spawn_ranks(worker, nprocs, *args): torch.multiprocessing.spawn(worker, (nprocs, port, *args)) on a free
+    localhost port, tried up to three times: the port can be taken by another process on the machine between
+    choosing it and the gloo rendezvous. A real failure fails all three and is raised."""
+    import socket
+
+    import torch.multiprocessing as mp
+
+    def spawn(worker, nprocs: int, *args) -> None:
+        for attempt in range(3):
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                port = s.getsockname()[1]
+            try:
+                mp.spawn(worker, args=(nprocs, port, *args), nprocs=nprocs, join=True)
+                return
+            except Exception:
+                if attempt == 2:
+                    raise
+
+    return spawn

@@ -3,7 +3,6 @@ bitwise identical (rank 0's seed is shared at construction), with DDP and with Z
 (one s per step across the shards); an explicit seed that differs across ranks is an error on every rank."""
 
 import os
-import socket
 
 import pytest
 
@@ -13,12 +12,6 @@ if not dist.is_available():
     pytest.skip("torch.distributed is not available", allow_module_level=True)
 
 STEPS = 12
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def train(rank: int, mode: str) -> dict:
@@ -63,10 +56,10 @@ def worker(rank: int, world: int, port: int, out: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def ranks(tmp_path_factory):
+def ranks(tmp_path_factory, spawn_ranks):
     """Both ranks' results, from one pair of processes (starting them is most of the time)."""
     out = str(tmp_path_factory.mktemp("ddp") / "rank")
-    torch.multiprocessing.spawn(worker, args=(2, free_port(), out), nprocs=2, join=True)
+    spawn_ranks(worker, 2, out)
     return [torch.load(f"{out}.{r}", weights_only=False) for r in range(2)]
 
 

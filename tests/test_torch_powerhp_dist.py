@@ -3,7 +3,6 @@ merged with one all_gather of (m, s, count) and one all_reduce of u; every rank 
 one-process run ends, to float rounding."""
 
 import os
-import socket
 import tempfile
 
 import numpy as np
@@ -19,12 +18,6 @@ from _torch_powerhp_ref import data, flat, losses, mlp  # noqa: E402
 
 KW = dict(num_samples=5, power=2.0, sigma=0.1, lr=0.01, seed=11)
 STEPS = 3
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def single(vectorize=False):
@@ -68,10 +61,9 @@ def worker(rank, world, port, out_dir):
 
 
 @pytest.fixture(scope="module")
-def results():
-    import torch.multiprocessing as mp
+def results(spawn_ranks):
     with tempfile.TemporaryDirectory() as d:
-        mp.spawn(worker, args=(3, free_port(), d), nprocs=3, join=True)
+        spawn_ranks(worker, 3, d)
         out = {}
         for f in os.listdir(d):
             out[f[:-4]] = np.load(os.path.join(d, f))
