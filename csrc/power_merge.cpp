@@ -23,9 +23,14 @@ void power_merge_sample(const PowerMergeArgs& args, const std::vector<std::int32
   HOMOTOPT_CHECK(!rows.empty(), "rows: expected at least one row of the state");
   HOMOTOPT_CHECK(rows.size() <= static_cast<std::size_t>(args.groups), "rows: expected at most G = ", args.groups,
                  " rows, got ", rows.size());
-  for (std::size_t i = 0; i < rows.size(); ++i)
+  std::vector<bool> seen(static_cast<std::size_t>(args.groups), false);
+  for (std::size_t i = 0; i < rows.size(); ++i) {
     HOMOTOPT_CHECK(rows[i] >= 0 && rows[i] < args.groups, "rows[", i, "]: expected a row in [0, ", args.groups,
                    "), got ", rows[i]);
+    // A repeated row would merge the sample into it twice (on CUDA, batches of rows run in turn).
+    HOMOTOPT_CHECK(!seen[static_cast<std::size_t>(rows[i])], "rows[", i, "]: row ", rows[i], " appears twice");
+    seen[static_cast<std::size_t>(rows[i])] = true;
+  }
   dispatch::kernel(&Kernels::power_merge_sample, device, "power_merge_sample")(args, rows, device.index, stream);
 }
 

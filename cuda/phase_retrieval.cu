@@ -189,13 +189,21 @@ __global__ void __launch_bounds__(kThreads) rows_kernel(const T* A, const T* y, 
 
     // This group's max, sum of weights and c for row wr, over kRowThreads adjacent lanes.
     const int kn = static_cast<int>(K - k0 < KG ? K - k0 : KG);
-    double mg = -kInf;
+    // mg = the largest exponent, tg = the largest f (used by the limit rule only). Both reductions run in
+    // every lane, before the branch below: rows of one warp may take different branches, and a
+    // full-mask shuffle must be reached by all 32 lanes.
+    double mg = -kInf, tg = -kInf;
     for (int k = wl; k < kn; k += kRowThreads) {
-      const double a = power_exponent(power, static_cast<double>(phase_retrieval_pair(z[wr * KG + k], y_row).f));
+      const double f = static_cast<double>(phase_retrieval_pair(z[wr * KG + k], y_row).f);
+      const double a = power_exponent(power, f);
       mg = a > mg ? a : mg;
+      tg = fmax(tg, f);
     }
 #pragma unroll
-    for (int off = kRowThreads / 2; off > 0; off /= 2) mg = fmax(mg, __shfl_xor_sync(0xffffffffu, mg, off));
+    for (int off = kRowThreads / 2; off > 0; off /= 2) {
+      mg = fmax(mg, __shfl_xor_sync(0xffffffffu, mg, off));
+      tg = fmax(tg, __shfl_xor_sync(0xffffffffu, tg, off));
+    }
     LseState group;  // the group's terms relative to their own max mg
     double cg = 0.0;
     if (mg > -kInf && mg < kInf) {
@@ -207,11 +215,6 @@ __global__ void __launch_bounds__(kThreads) rows_kernel(const T* A, const T* y, 
         if (w > 0.0) cg = fma(w, static_cast<double>(pv.dfdz), cg);
       }
     } else {  // N f overflowed (or no pair has a weight): lse.hpp's limit rule, weight 1 for the largest f's ties
-      double tg = -kInf;
-      for (int k = wl; k < kn; k += kRowThreads)
-        tg = fmax(tg, static_cast<double>(phase_retrieval_pair(z[wr * KG + k], y_row).f));
-#pragma unroll
-      for (int off = kRowThreads / 2; off > 0; off /= 2) tg = fmax(tg, __shfl_xor_sync(0xffffffffu, tg, off));
       bool counts = false;
       group.add_limit_block(mg, tg, counts);
       if (counts)

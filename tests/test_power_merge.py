@@ -120,6 +120,7 @@ def test_sequence_of_samples_matches_one_merge():
     (dict(power=math.nan), "power: expected a finite N >= 0"),
     (dict(rows=[2]), r"rows\[0\]: expected a row in \[0, 2\)"),
     (dict(rows=[]), "rows: expected at least one row"),
+    (dict(rows=[1, 1]), r"rows\[1\]: row 1 appears twice"),
     (dict(dtype=_core.DType.int64), "f: expected dtype float32 or float64"),
 ])
 def test_bad_inputs(kwargs, message):

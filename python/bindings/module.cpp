@@ -17,6 +17,7 @@ void bind_random(py::module_& m);
 void bind_problems(py::module_& m);
 void bind_runner(py::module_& m);
 void bind_o2nc(py::module_& m);
+void bind_o2nc_torch(py::module_& m);
 void bind_power_accumulate(py::module_& m);
 void bind_power_merge(py::module_& m);
 void bind_perturb(py::module_& m);
@@ -66,6 +67,7 @@ PYBIND11_MODULE(_core, m) {
   homotopt::bindings::bind_problems(m);
   homotopt::bindings::bind_runner(m);
   homotopt::bindings::bind_o2nc(m);
+  homotopt::bindings::bind_o2nc_torch(m);
   homotopt::bindings::bind_power_accumulate(m);
   homotopt::bindings::bind_power_merge(m);
   homotopt::bindings::bind_perturb(m);

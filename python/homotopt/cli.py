@@ -103,7 +103,7 @@ def _check_device(device: str) -> None:
 _TORCH_BACKENDS = {"relu": "relu-torch", "phase-retrieval": "phase-retrieval-torch"}
 
 
-def _with_backend(name: str, backend: str, experiments) -> str:
+def _with_backend(name: str, backend: str) -> str:
     """The experiment `reproduce NAME --backend BACKEND` runs."""
     if backend == "native":
         return name
@@ -124,7 +124,7 @@ def _reproduce(args: argparse.Namespace) -> int:
     if args.experiment not in EXPERIMENTS:
         raise SystemExit(f"homotopt: error: unknown experiment {args.experiment!r}; "
                          f"choose from {', '.join(EXPERIMENTS)} (see `homotopt list`)")
-    args.experiment = _with_backend(args.experiment, args.backend, EXPERIMENTS)
+    args.experiment = _with_backend(args.experiment, args.backend)
     _check_device(args.device)
     if args.threads is not None:
         homotopt.set_num_threads(args.threads)

@@ -82,10 +82,6 @@ class PowerAccumulator:
         self.device = device
         self.flag = torch.zeros(1, dtype=torch.float64, device=device)
 
-    def rescale(self, us: Sequence[torch.Tensor], ab: torch.Tensor) -> None:
-        """u <- a u in place for every tensor, a = ab[0] (a device float64; ab[1] is ignored)."""
-        self(us, [None] * len(us), [0] * len(us), ab.reshape(1, 2))
-
     def __call__(self, us: Sequence[torch.Tensor], gs: Sequence[torch.Tensor | None], groups: Sequence[int],
                  coefficients: torch.Tensor) -> None:
         if not us:
