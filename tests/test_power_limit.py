@@ -13,6 +13,8 @@ import homotopt as ht
 from homotopt import _core, reference
 from homotopt.problems import PhaseRetrieval, Toy1D, TwoLayerReLU
 
+from _native_runner import native_iterates
+
 BIG = 1e300
 
 
@@ -172,15 +174,9 @@ def test_fused_phase_retrieval_gives_the_limit(dtype, scale, power):
     assert np.any(fused.direction != 0)
 
 
-def native_iterates(problem, mu0, steps, power, rule="unit", **kw):
-    config = dict(ht._run.schedule_config(ht.PowerSchedule(power), ht.SigmaSchedule(0.3), ht.LearningRate(0.05)),
-                  method=ht._run.METHODS["powerhp"], steps=steps, step_rule=ht._run.STEP_RULES[rule], **kw)
-    runner = _core.Runner(problem._runner_problem(), config, np.ascontiguousarray(mu0[None, :]))
-    out = [mu0.astype(np.float64)]
-    for _ in range(steps):
-        runner.advance(1)
-        out.append(runner.state()[0][0].astype(np.float64))
-    return np.array(out)
+def limit_iterates(problem, mu0, steps, power, rule="unit", **kw):
+    schedules = ht._run.schedule_config(ht.PowerSchedule(power), ht.SigmaSchedule(0.3), ht.LearningRate(0.05))
+    return native_iterates(problem, mu0, "powerhp", steps, step_rule=ht._run.STEP_RULES[rule], **schedules, **kw)
 
 
 @pytest.mark.parametrize("name", ["phase_retrieval", "relu", "toy1d"])
@@ -191,7 +187,7 @@ def test_runner_follows_the_limit(name, power):
                "toy1d": lambda: Toy1D(noise=0.05, validation_size=10, seed=1)}[name]()
     mu0 = np.array([0.6]) if name == "toy1d" else problem.random_start(1, seed=5)[0]
     T, K, J = 4, 5, 6
-    native = native_iterates(problem, mu0, T, power, num_samples=K, batch_size=J, seed=11)
+    native = limit_iterates(problem, mu0, T, power, num_samples=K, batch_size=J, seed=11)
     ref = reference.run_trial("powerhp", problem, mu0, steps=T, num_samples=K, batch_size=J,
                               power=ht.PowerSchedule(power), sigma=ht.SigmaSchedule(0.3),
                               lr=ht.LearningRate(0.05), step_rule="unit", seed=11)

@@ -10,20 +10,11 @@ import homotopt
 from homotopt import _core, reference
 from homotopt.problems import PhaseRetrieval, Toy1D, TwoLayerReLU
 
+from _native_runner import native_iterates
+
 POWER = homotopt.PowerSchedule(0.3, 0.05, 2.0, every=3)
 SIGMA = homotopt.SigmaSchedule(0.3, 0.9, 0.01)
 LR = homotopt.LearningRate(0.05, gamma=0.1)
-
-
-def native_iterates(problem, mu0, method, steps, **kw):
-    """mu_0 .. mu_T of trial 0 from the native runner, one step at a time."""
-    config = dict(kw, method=homotopt._run.METHODS[method], steps=steps)
-    runner = _core.Runner(problem._runner_problem(), config, np.ascontiguousarray(mu0[None, :]))
-    out = [mu0.astype(np.float64)]
-    for _ in range(steps):
-        runner.advance(1)
-        out.append(runner.state()[0][0].astype(np.float64))
-    return np.array(out)
 
 
 def schedule_kw(power=POWER, sigma=SIGMA, lr=LR):

@@ -10,10 +10,7 @@ from typing import Any
 import torch
 
 from .. import _core
-
-DTYPES = {torch.float32: _core.DType.float32, torch.float64: _core.DType.float64,
-          torch.float16: _core.DType.float16, torch.bfloat16: _core.DType.bfloat16}
-DEVICES = {"cpu": _core.DeviceType.cpu, "cuda": _core.DeviceType.cuda}
+from ._native import DEVICES, DTYPES, stream_of
 _HYPER_KEYS = ("lr", "momentum", "mu", "weight_decay", "maximize")
 
 
@@ -81,7 +78,7 @@ def o2nc_step(params: list[torch.Tensor], grads: list[torch.Tensor], buffers: li
                             [DTYPES[b.dtype] for b in buffers], DEVICES[device.type], device.index or 0,
                             group_sizes)
     rows = [(lr, beta, mu, wd, bool(mx)) for lr, beta, mu, wd, mx in hypers.tolist()]
-    stream = torch.cuda.current_stream(device).cuda_stream if device.type == "cuda" else 0
+    stream = stream_of(device)
     table.step([g.data_ptr() for g in grads], rows, _core.O2ncScaling(scaling), None, check_finite,
                _core.O2ncNanPolicy(nan_policy), state.data_ptr(), stream, grad_multiplier)
 

@@ -23,9 +23,7 @@ from typing import Sequence
 import torch
 
 from .. import _core
-
-_DTYPES = {torch.float32: _core.DType.float32, torch.float64: _core.DType.float64}
-_DEVICES = {"cpu": _core.DeviceType.cpu, "cuda": _core.DeviceType.cuda}
+from ._native import DTYPES, device_args
 
 
 def rescale(frm: torch.Tensor, to: torch.Tensor) -> torch.Tensor:
@@ -59,14 +57,10 @@ def merge_sample(state: torch.Tensor, coefficients: torch.Tensor, f: torch.Tenso
         f = f.contiguous()
     counted = counted if counted.is_contiguous() else counted.contiguous()
     weights = torch.empty_like(f)
-    device = f.device
-    kind = _DEVICES.get(device.type)
-    if kind is None:
-        raise ValueError(f"f: expected a tensor on the CPU or a CUDA device, got {device}")
-    stream = torch.cuda.current_stream(device).cuda_stream if device.type == "cuda" else 0
+    kind, index, stream = device_args(f.device, "f")
     _core.power_merge_sample_pointers(
-        f.data_ptr(), counted.data_ptr(), f.numel(), _DTYPES[f.dtype], float(power), state.data_ptr(),
-        state.shape[0], list(rows), coefficients.data_ptr(), weights.data_ptr(), kind, device.index or 0, stream)
+        f.data_ptr(), counted.data_ptr(), f.numel(), DTYPES[f.dtype], float(power), state.data_ptr(),
+        state.shape[0], list(rows), coefficients.data_ptr(), weights.data_ptr(), kind, index, stream)
     return weights
 
 
@@ -87,14 +81,10 @@ class PowerAccumulator:
         if not us:
             return
         coefficients = coefficients.contiguous()
-        device = self.device
-        kind = _DEVICES.get(device.type)
-        if kind is None:
-            raise ValueError(f"params: expected tensors on the CPU or a CUDA device, got {device}")
-        stream = torch.cuda.current_stream(device).cuda_stream if device.type == "cuda" else 0
+        kind, index, stream = device_args(self.device, "params")
         _core.power_accumulate_pointers(
             [u.data_ptr() for u in us], [0 if g is None else g.data_ptr() for g in gs], [u.numel() for u in us],
-            [_DTYPES[u.dtype] for u in us], list(groups), kind, device.index or 0,
+            [DTYPES[u.dtype] for u in us], list(groups), kind, index,
             coefficients.data_ptr(), coefficients.shape[0], self.flag.data_ptr(), stream)
 
 

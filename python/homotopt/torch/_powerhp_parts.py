@@ -12,11 +12,11 @@ from typing import Any, Callable, Iterable
 import torch
 
 from .. import _core, _device
+from ._native import DTYPES, device_args
 from ..random import Stream
 from ..schedules import PowerSchedule, SigmaSchedule
 
 _FLOATS = (torch.float32, torch.float64)
-_CORE_DTYPES = {torch.float32: _core.DType.float32, torch.float64: _core.DType.float64}
 
 
 def check_group(group: dict, index: int) -> None:
@@ -77,13 +77,11 @@ class SampleWriter:
         self.ws = [p.data_ptr() for p, _, _, _ in keep]
         self.mus = [mu.data_ptr() for _, mu, _, _ in keep]
         self.numels = [p.numel() for p, _, _, _ in keep]
-        self.dtypes = [_CORE_DTYPES[p.dtype] for p, _, _, _ in keep]
+        self.dtypes = [DTYPES[p.dtype] for p, _, _, _ in keep]
         self.sigmas = [s for _, _, s, _ in keep]
         self.places = [place for _, _, _, place in keep]
         device = entries[0][1].device
-        self.kind = _core.DeviceType.cuda if device.type == "cuda" else _core.DeviceType.cpu
-        self.index = device.index or 0
-        self.cuda_stream = torch.cuda.current_stream(device).cuda_stream if device.type == "cuda" else 0
+        self.kind, self.index, self.cuda_stream = device_args(device, "params")
         self.seed, self.step, self.total = seed, step, total
 
     def __call__(self, k: int) -> None:

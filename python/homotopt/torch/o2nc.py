@@ -33,7 +33,8 @@ import torch
 from .. import _core
 from .._validation import boolean, counter32, require_keys, seed as check_seed
 from ..o2nc import check_hyper, nan_policy_code, scaling_code
-from ._o2nc_support import DEVICES, DTYPES, ParamGroup, hyper_rows, inverse_scale, o2nc_step, shared_seed
+from ._native import DEVICES, DTYPES, stream_of
+from ._o2nc_support import ParamGroup, hyper_rows, inverse_scale, o2nc_step, shared_seed
 
 __all__ = ["ExpO2NC"]
 
@@ -410,7 +411,7 @@ class ExpO2NC(torch.optim.Optimizer):
         if (not any(grads)) if grads is not None else not any(p.grad is not None for g in self.param_groups
                                                               for p in g["params"]):
             return loss  # no gradients at all: nothing to do
-        stream = torch.cuda.current_stream(device).cuda_stream if device.type == "cuda" else 0
+        stream = stream_of(device)
         if self._slow:
             self._step_slow(check, state, stream, multiplier)
             skipped = device.type == "cpu" and bool(int(state[1]) >> 32)
