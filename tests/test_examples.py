@@ -25,3 +25,12 @@ def test_asktell_torch():
     pytest.importorskip("torch")
     out = run("asktell_torch.py", "--steps", "300")
     assert "best validation mean squared error" in out
+
+
+def test_powerhp_torch_training():
+    pytest.importorskip("torch")
+    pytest.importorskip("sklearn")
+    out = run("powerhp_torch_training.py", "--epochs", "4")
+    assert "'resumed_bitwise_equal': True" in out
+    best = float(out.split("'best_accuracy': ")[1].split(",")[0])
+    assert best > 0.5  # 10 classes: chance is 0.1
