@@ -14,6 +14,8 @@ void power_merge_sample(const PowerMergeArgs& args, const std::vector<std::int32
   HOMOTOPT_CHECK_TYPE(args.dtype == DType::float32 || args.dtype == DType::float64,
                       "f: expected dtype float32 or float64, got ", dtype_name(args.dtype));
   HOMOTOPT_CHECK(std::isfinite(args.power) && args.power >= 0.0, "power: expected a finite N >= 0, got ", args.power);
+  HOMOTOPT_CHECK(args.sign == 1.0 || args.sign == -1.0, "sign: expected +1 (values are fitness) or -1 (losses), got ",
+                 args.sign);
   HOMOTOPT_CHECK(args.groups >= 1, "state: expected (G, 4) with G >= 1, got G = ", args.groups);
   HOMOTOPT_CHECK(args.f != nullptr, "f: expected a (", args.J, ",) array, got a null pointer");
   HOMOTOPT_CHECK(args.state != nullptr, "state: expected a (", args.groups, ", 4) float64 table, got a null pointer");

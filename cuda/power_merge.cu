@@ -31,7 +31,7 @@ __global__ void merge_kernel(PowerMergeArgs p, Rows rows) {
     const double a = power_merge_exponent<T>(p, j), v = power_merge_top_value<T>(p, j);
     mb = a > mb ? a : mb;
     top = v > top ? v : top;
-    n += (p.counted == nullptr || p.counted[j]) ? 1.0 : 0.0;  // integers below 2^53: exact in any order
+    n += power_merge_count_of<T>(p, j);
   }
   s_max[threadIdx.x] = mb;
   s_top[threadIdx.x] = top;
@@ -67,7 +67,7 @@ __global__ void merge_kernel(PowerMergeArgs p, Rows rows) {
   const double b = b_shared;
   T* w = static_cast<T*>(p.weights);
   for (std::int64_t j = threadIdx.x; j < p.J; j += kThreads)
-    w[j] = static_cast<T>(b * power_merge_weight<T>(p, k, limit, counts, j));
+    w[j] = static_cast<T>(p.sign * b * power_merge_weight<T>(p, k, limit, counts, j));
 }
 
 }  // namespace

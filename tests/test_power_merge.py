@@ -71,6 +71,28 @@ def test_minus_inf_and_omitted_values():
     assert w[0] == 0 and w[2] == 0 and w[3] == 0 and w[1] == 1 and st[0, 2] == 3
 
 
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_losses_and_the_omit_rule_without_a_mask(sign, dtype):
+    """sign = -1: the values are losses (fitness -v) and the weights are those of v, -b w_j; counted = None:
+    NaN and +inf fitness do not count (the omit rule), -inf counts with weight 0. Equals the reference
+    run on f = sign v with that mask."""
+    rng = np.random.default_rng(11)
+    v = rng.normal(size=40) * 3
+    v[[3, 7, 11, 20]] = [math.nan, inf, -inf, math.nan]
+    st = torch.tensor([STATES["finite"], STATES["empty"]], dtype=torch.float64)
+    coef = torch.zeros(2, 2, dtype=torch.float64)
+    w = merge.merge_sample(st, coef, torch.tensor(v, dtype=dtype), None, 2.0, [0], sign)
+    f = sign * torch.tensor(v, dtype=dtype).double().numpy()
+    counted = ~(np.isnan(f) | (f == inf))
+    want_w, (a, b), want_state = reference.power_merge_sample(f, counted, 2.0, [STATES["finite"], STATES["empty"]], [0])
+    np.testing.assert_allclose(w.double().numpy(), sign * want_w, rtol=RTOL if dtype == torch.float64 else 1e-7,
+                               atol=0)
+    np.testing.assert_allclose(coef[0].numpy(), [a, b], rtol=RTOL, atol=0)
+    np.testing.assert_allclose(st[0].numpy(), want_state[0], rtol=RTOL, atol=0)
+    assert st[0, 2] == STATES["finite"][2] + counted.sum()
+
+
 @pytest.mark.parametrize("name", list(STATES))
 def test_empty_sample_has_b_zero(name):
     # every pair -inf or omitted: nothing moves, b = 0 (a NaN gradient of such a sample never reaches u)
@@ -122,6 +144,8 @@ def test_sequence_of_samples_matches_one_merge():
     (dict(rows=[]), "rows: expected at least one row"),
     (dict(rows=[1, 1]), r"rows\[1\]: row 1 appears twice"),
     (dict(dtype=_core.DType.int64), "f: expected dtype float32 or float64"),
+    (dict(sign=0.5), r"sign: expected \+1 \(values are fitness\) or -1"),
+    (dict(sign=math.nan), r"sign: expected \+1"),
 ])
 def test_bad_inputs(kwargs, message):
     f = torch.ones(3, dtype=torch.float64)

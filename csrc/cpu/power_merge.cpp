@@ -16,7 +16,7 @@ void merge_sample(const PowerMergeArgs& p, const std::vector<std::int32_t>& rows
     const double a = power_merge_exponent<T>(p, j), v = power_merge_top_value<T>(p, j);
     mb = a > mb ? a : mb;
     top = v > top ? v : top;
-    n += (p.counted == nullptr || p.counted[j]) ? 1.0 : 0.0;
+    n += power_merge_count_of<T>(p, j);
   }
   bool limit = false, counts = false;
   LseState k = power_merge_sample_state(mb, top, limit, counts);
@@ -24,7 +24,8 @@ void merge_sample(const PowerMergeArgs& p, const std::vector<std::int32_t>& rows
   // w_j is formed twice (for s_k, then times b into f's dtype): no float64 scratch of J.
   for (std::int64_t j = 0; j < p.J; ++j) k.s += power_merge_weight<T>(p, k, limit, counts, j);
   const double b = power_merge_rows(p, rows.data(), static_cast<std::int32_t>(rows.size()), k, n);
-  for (std::int64_t j = 0; j < p.J; ++j) w[j] = static_cast<T>(b * power_merge_weight<T>(p, k, limit, counts, j));
+  for (std::int64_t j = 0; j < p.J; ++j)
+    w[j] = static_cast<T>(p.sign * b * power_merge_weight<T>(p, k, limit, counts, j));
 }
 
 }  // namespace

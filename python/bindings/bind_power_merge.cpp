@@ -1,4 +1,5 @@
-// Binding of power_merge.hpp over raw data pointers (homotopt.torch passes tensors' data_ptr()).
+// Binding of power_merge.hpp over raw data pointers (homotopt.torch passes tensors' data_ptr();
+// counted = 0: no mask, the omit rule).
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
@@ -16,17 +17,17 @@ void bind_power_merge(py::module_& m) {
       "power_merge_sample_pointers",
       [](std::uintptr_t f, std::uintptr_t counted, std::int64_t J, DType dtype, double power, std::uintptr_t state,
          std::int64_t groups, const std::vector<std::int32_t>& rows, std::uintptr_t coefficients,
-         std::uintptr_t weights, DeviceType device_type, int device_index, std::uintptr_t stream) {
+         std::uintptr_t weights, DeviceType device_type, int device_index, std::uintptr_t stream, double sign) {
         const PowerMergeArgs args{reinterpret_cast<const void*>(f), reinterpret_cast<const std::uint8_t*>(counted), J,
                                   dtype, power, reinterpret_cast<double*>(state), groups,
-                                  reinterpret_cast<double*>(coefficients), reinterpret_cast<void*>(weights)};
+                                  reinterpret_cast<double*>(coefficients), reinterpret_cast<void*>(weights), sign};
         const Device device{device_type, device_index};
         py::gil_scoped_release release;
         power_merge_sample(args, rows, device, reinterpret_cast<void*>(stream));
       },
       py::arg("f"), py::arg("counted"), py::arg("J"), py::arg("dtype"), py::arg("power"), py::arg("state"),
       py::arg("groups"), py::arg("rows"), py::arg("coefficients"), py::arg("weights"), py::arg("device_type"),
-      py::arg("device_index"), py::arg("stream"));
+      py::arg("device_index"), py::arg("stream"), py::arg("sign") = 1.0);
 }
 
 }  // namespace homotopt::bindings

@@ -1,8 +1,9 @@
 // One sample's merge into the scalar part of the mergeable power-gradient state (lse.hpp), in one call:
 // homotopt.torch.ProgPowerHP calls it once per sample and distinct power, instead of ~50 small torch ops.
 //
-// Input: the sample's J fitness values f (float32 or float64) and `counted` (J bytes, 0 = not counted:
-// a NaN or +inf value under nan_policy="omit"; nullptr = all counted), the power N, and the rows `rows`
+// Input: the sample's J values (float32 or float64) whose fitness is f_j = sign * value_j (sign = +1: the
+// values are fitness; -1: they are losses), `counted` (J bytes, 0 = not counted; nullptr = the omit rule
+// of nan_policy="omit": a pair counts unless its fitness is NaN or +inf), the power N, and the rows `rows`
 // of a (G, 4) float64 state table, row = (m, s, count, top) as lse.hpp's LseState plus the counted pairs.
 // The sample's state is built with LseState (add_block, or add_limit_block where the largest exponent
 // N f overflowed: the N -> infinity limit), its weights w_j with weight / limit_weight (0 for a pair not
@@ -12,7 +13,8 @@
 //
 // Output: coefficients[r] = (a, b) for every r in rows, the factors of u <- a u + b g (power_accumulate.hpp)
 // with b = 0 for an empty sample (s_k = 0: nothing counted, or every f = -inf), and
-// weights[j] = b w_j in f's dtype, the factor of pair j's gradient in u (the backward's weights).
+// weights[j] = sign b w_j in the values' dtype, the factor of value j's gradient in u (the backward's
+// weights: d(sum_j b w_j f_j) / d value_j).
 // Every array lives in the memory of `device` (host memory for the CPU): a GPU caller never waits.
 #pragma once
 
@@ -26,7 +28,7 @@
 namespace homotopt {
 
 struct PowerMergeArgs {
-  const void* f;                // (J,) values, dtype `dtype`
+  const void* f;                // (J,) values, dtype `dtype` (fitness sign * value)
   const std::uint8_t* counted;  // (J,) or nullptr (all counted)
   std::int64_t J;
   DType dtype;                  // float32 or float64: f and weights
@@ -35,20 +37,38 @@ struct PowerMergeArgs {
   std::int64_t groups;          // G
   double* coefficients;         // (G, 2) float64, rows[] written
   void* weights;                // (J,) dtype `dtype`, written
+  double sign = 1.0;            // +1 or -1
 };
+
+// The fitness f_j = sign * value_j.
+template <class T>
+HOMOTOPT_HD HOMOTOPT_INLINE double power_merge_fitness(const PowerMergeArgs& p, std::int64_t j) {
+  return p.sign * static_cast<double>(static_cast<const T*>(p.f)[j]);
+}
+
+// Whether pair j (of fitness f) counts: the mask, or without one the omit rule (not NaN, not +inf).
+HOMOTOPT_HD HOMOTOPT_INLINE bool power_merge_counted(const PowerMergeArgs& p, std::int64_t j, double f) {
+  return p.counted != nullptr ? p.counted[j] != 0 : !(f != f || f == kInf);
+}
 
 // The exponent of pair j (power_exponent), -inf where it is not counted.
 template <class T>
 HOMOTOPT_HD HOMOTOPT_INLINE double power_merge_exponent(const PowerMergeArgs& p, std::int64_t j) {
-  const double f = static_cast<double>(static_cast<const T*>(p.f)[j]);
-  return (p.counted == nullptr || p.counted[j]) ? power_exponent(p.power, f) : -kInf;
+  const double f = power_merge_fitness<T>(p, j);
+  return power_merge_counted(p, j, f) ? power_exponent(p.power, f) : -kInf;
 }
 
-// The value f_j where the pair takes part in a limit (counted, f > -inf), else -inf.
+// The fitness f_j where the pair takes part in a limit (counted, f > -inf), else -inf.
 template <class T>
 HOMOTOPT_HD HOMOTOPT_INLINE double power_merge_top_value(const PowerMergeArgs& p, std::int64_t j) {
-  const double f = static_cast<double>(static_cast<const T*>(p.f)[j]);
-  return (p.counted == nullptr || p.counted[j]) && f > -kInf ? f : -kInf;
+  const double f = power_merge_fitness<T>(p, j);
+  return power_merge_counted(p, j, f) && f > -kInf ? f : -kInf;
+}
+
+// 1 where pair j counts, else 0 (the count is a sum of these: exact in any order below 2^53).
+template <class T>
+HOMOTOPT_HD HOMOTOPT_INLINE double power_merge_count_of(const PowerMergeArgs& p, std::int64_t j) {
+  return power_merge_counted(p, j, power_merge_fitness<T>(p, j)) ? 1.0 : 0.0;
 }
 
 // The sample's state from its largest exponent mb, largest counted value top and (for the weights) the

@@ -43,24 +43,27 @@ def _limit_factors(m: torch.Tensor, top: torch.Tensor, M: torch.Tensor, ca: torc
     return torch.where(inf, limit.to(ca.dtype), ca), torch.where(inf, T, torch.full_like(T, -math.inf))
 
 
-def merge_sample(state: torch.Tensor, coefficients: torch.Tensor, f: torch.Tensor, counted: torch.Tensor,
-                 power: float, rows: Sequence[int]) -> torch.Tensor:
-    """Merges one sample's pairs (f (J,) float32 or float64, counted (J,) bool) at power N into the tied
-    `rows` of the (G, 4) float64 state, in place, in one native call on the tensors' device
+def merge_sample(state: torch.Tensor, coefficients: torch.Tensor, f: torch.Tensor, counted: torch.Tensor | None,
+                 power: float, rows: Sequence[int], sign: float = 1.0) -> torch.Tensor:
+    """Merges one sample's pairs (values f (J,) float32 or float64 of fitness sign * f, counted (J,) bool,
+    or None for the omit rule: NaN and +inf fitness do not count) at power N into the tied `rows` of the
+    (G, 4) float64 state, in place, in one native call on the tensors' device
     (``_core.power_merge_sample_pointers``, the math of lse.hpp): writes (a, b) of u <- a u + b g to
-    those rows of the (G, 2) float64 `coefficients` and returns the weights b w_j (J,) in f's dtype, the
-    factors of the pairs' gradients in u (b = 0 for an empty sample). No host sync on a GPU."""
-    if f.device != state.device or counted.device != state.device:  # raw pointers: one memory space
+    those rows of the (G, 2) float64 `coefficients` and returns the weights sign b w_j (J,) in f's dtype,
+    the factors of the values' gradients in u (b = 0 for an empty sample). No host sync on a GPU."""
+    if f.device != state.device or (counted is not None and counted.device != state.device):
         raise ValueError(f"closure: expected values on the parameters' device {state.device}, got {f.device}")
     f = f.detach()
     if not f.is_contiguous():
         f = f.contiguous()
-    counted = counted if counted.is_contiguous() else counted.contiguous()
+    if counted is not None and not counted.is_contiguous():
+        counted = counted.contiguous()
     weights = torch.empty_like(f)
     kind, index, stream = device_args(f.device, "f")
     _core.power_merge_sample_pointers(
-        f.data_ptr(), counted.data_ptr(), f.numel(), DTYPES[f.dtype], float(power), state.data_ptr(),
-        state.shape[0], list(rows), coefficients.data_ptr(), weights.data_ptr(), kind, index, stream)
+        f.data_ptr(), 0 if counted is None else counted.data_ptr(), f.numel(), DTYPES[f.dtype], float(power),
+        state.data_ptr(), state.shape[0], list(rows), coefficients.data_ptr(), weights.data_ptr(), kind, index,
+        stream, sign)
     return weights
 
 

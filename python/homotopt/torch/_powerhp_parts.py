@@ -11,7 +11,7 @@ from typing import Any, Callable, Iterable
 
 import torch
 
-from .. import _core, _device
+from .. import _core
 from ._native import DTYPES, device_args
 from ..random import Stream
 from ..schedules import PowerSchedule, SigmaSchedule
@@ -57,18 +57,10 @@ def group_schedule(group: dict, t: int) -> tuple[float, float, float]:
     return N, sigma, alpha
 
 
-def fill_normal(out: torch.Tensor, seed: int, step: int, offset: int) -> None:
-    """Writes normals offset, offset + 1, ... of Philox stream (seed, SAMPLES, trial 0, step) into `out`
-    (contiguous), on its device: the same numbers on CPU and GPU (up to float32 rounding of the transform)."""
-    o = out.detach()
-    target = o.numpy() if o.device.type == "cpu" else _device.describe(o, "params")
-    _core.random_fill(target, _core.Distribution.normal, seed, int(Stream.SAMPLES), 0, step, offset)
-
-
 class SampleWriter:
     """Writes sample k, w = mu + sigma_g eps_k, into every trainable parameter in one native call
     (perturb.hpp): eps of the parameter at `place` is normals k D + place, ... of Philox stream (seed,
-    SAMPLES, trial 0, step), the numbers fill_normal gives; the rule is float64 mu + sigma eps rounded
+    SAMPLES, trial 0, step) (homotopt.random's normals); the rule is float64 mu + sigma eps rounded
     once. Frozen parameters are left out (they stay at mu). The pointer lists are built once a step."""
 
     def __init__(self, entries: list, mus: list[torch.Tensor], sigmas: list[float], seed: int, step: int,
@@ -84,34 +76,54 @@ class SampleWriter:
         self.kind, self.index, self.cuda_stream = device_args(device, "params")
         self.seed, self.step, self.total = seed, step, total
 
-    def __call__(self, k: int) -> None:
+    def __call__(self, k: int, into: list[int] | None = None) -> None:
+        """Writes sample k into the parameters, or into the memory at `into` (a data pointer per trainable
+        parameter, in their order, each of the parameter's numel and dtype)."""
         if not self.ws:
             return
         base = k * self.total
-        _core.random_perturb_pointers(self.ws, self.mus, self.numels, self.dtypes, self.sigmas,
-                                      [base + place for place in self.places], self.kind, self.index, self.seed,
-                                      int(Stream.SAMPLES), 0, self.step, self.cuda_stream)
+        _core.random_perturb_pointers(self.ws if into is None else into, self.mus, self.numels, self.dtypes,
+                                      self.sigmas, [base + place for place in self.places], self.kind, self.index,
+                                      self.seed, int(Stream.SAMPLES), 0, self.step, self.cuda_stream)
 
 
-def fitness_of(out: Any, maximize: bool, nan_policy: str, k: int | None) -> tuple[torch.Tensor, torch.Tensor]:
-    """(f, counted) from a closure's result: f = out (maximize) or -out, flattened to (J,) (or (K, J) for
-    the vectorized path); counted is False for NaN and +inf fitness ("omit"); "raise" raises for them."""
+def values_of(out: Any, k: int | None) -> torch.Tensor:
+    """A closure's result flattened to (J,) (or (K, J) for the vectorized path, k = None), after the checks
+    of its type, dtype and shape; the fitness is out (maximize) or -out."""
     if not isinstance(out, torch.Tensor):
         raise TypeError(f"closure: expected a tensor of per-example losses (or fitness), got {type(out).__name__}")
     if out.dtype not in _FLOATS:
         raise TypeError(f"closure: expected a float32 or float64 tensor, got {out.dtype}")
     if out.dim() > 1 and k is not None:
         raise ValueError(f"closure: expected a scalar or a (J,) tensor of per-example values, got shape {tuple(out.shape)}")
-    f = out if maximize else -out
-    f = f.reshape(-1) if k is not None else f.reshape(f.shape[0], -1)
-    if f.numel() == 0:
+    v = out.reshape(-1) if k is not None else out.reshape(out.shape[0], -1)
+    if v.numel() == 0:
         raise ValueError("closure: expected at least one value, got an empty tensor")
+    return v
+
+
+def bad_fitness_error(k: int | None, maximize: bool) -> ValueError:
+    """The error of nan_policy="raise" for a NaN or +inf fitness (a NaN or -inf loss)."""
+    where = f"sample {k}" if k is not None else "a sample"
+    return ValueError(f"closure: {where} returned a NaN or {'+' if maximize else '-'}inf "
+                      f"{'fitness' if maximize else 'loss'} (nan_policy='raise'); the parameters are left at mu")
+
+
+def fitness_of(out: Any, maximize: bool, nan_policy: str, k: int | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(f, counted) from a closure's result: f = out (maximize) or -out, flattened as values_of does;
+    counted is False for NaN and +inf fitness ("omit"); "raise" raises for them."""
+    v = values_of(out, k)
+    f = v if maximize else -v
     bad = torch.isnan(f) | (f == math.inf)
-    if nan_policy == "raise" and bool(bad.any()):  # reads a flag on the host: one wait per sample on a GPU
-        where = f"sample {k}" if k is not None else "a sample"
-        raise ValueError(f"closure: {where} returned a NaN or {'+' if maximize else '-'}inf "
-                         f"{'fitness' if maximize else 'loss'} (nan_policy='raise'); the parameters are left at mu")
+    if nan_policy == "raise" and bool(bad.any()):  # reads a flag on the host: one wait on a GPU
+        raise bad_fitness_error(k, maximize)
     return f, ~bad
+
+
+def fitness_sum(values: torch.Tensor, sign: float) -> torch.Tensor:
+    """The sum of the counted fitness sign * values in float64 (NaN and +inf fitness left out), on the
+    values' device."""
+    return (values.to(torch.float64) * sign).nan_to_num_(nan=0.0, posinf=0.0, neginf=-math.inf).sum()
 
 
 class BufferFreeze:
@@ -152,20 +164,24 @@ def vectorized_values(module: torch.nn.Module, closure: Callable[[], Any], entri
     from torch.func import functional_call, vmap
 
     names = {id(p): n for n, p in module.named_parameters()}
-    batched, params = [], {}
+    batched, params, trainable = [], {}, []
     for gi, p, place in entries:
         name = names.get(id(p))
         if name is None:
             raise ValueError("module: expected every optimized parameter to belong to `module` (vectorize=True)")
         if p.requires_grad:
             w = torch.empty((len(mine),) + tuple(p.shape), dtype=p.dtype, device=p.device)
-            for r, k in enumerate(mine):
-                fill_normal(w[r], seed, t, k * total + place)
-            w = torch.add(p.detach().unsqueeze(0), w, alpha=sched[gi][1]).requires_grad_()
+            trainable.append(w)
         else:  # a frozen parameter stays at mu in every sample
             w = p.detach().unsqueeze(0).expand((len(mine),) + tuple(p.shape))
         batched.append(w)
         params["m." + name] = w
+    # the samples as the sample-by-sample path writes them (one native call per sample), p itself holds mu
+    write = SampleWriter(entries, [p for _, p, _ in entries], [x[1] for x in sched], seed, t, total)
+    for r, k in enumerate(mine):
+        write(k, [w[r].data_ptr() for w in trainable])
+    for w in trainable:
+        w.requires_grad_()
     wrapper = _ClosureModule(module)
 
     def one(sample: dict) -> torch.Tensor:

@@ -23,7 +23,8 @@ from .._run import STEP_RULES
 from .._validation import counter32, integer, seed as check_seed
 from ..schedules import LearningRate, PowerSchedule, SigmaSchedule, as_lr, as_power, as_sigma
 from . import _powerhp_merge as merge
-from ._powerhp_parts import (BufferFreeze, SampleWriter, check_group, device_of, fitness_of, group_schedule,
+from ._powerhp_parts import (BufferFreeze, SampleWriter, bad_fitness_error, check_group, device_of, fitness_sum,
+                             group_schedule, values_of,
                              power_plan, vectorized_merge)
 
 __all__ = ["ProgPowerHP"]
@@ -215,7 +216,8 @@ class ProgPowerHP(torch.optim.Optimizer):
         coef = torch.zeros(G, 2, dtype=torch.float64, device=device)  # (a, b) of the last merge per group
         acc = merge.PowerAccumulator(device)
         sum_f = n_f = torch.zeros((), dtype=torch.float64, device=device)
-        seen: list[tuple[torch.Tensor, torch.Tensor]] = []  # (f, counted) per sample, summed once at the end
+        seen: list[torch.Tensor] = []  # this rank's values, summed once at the end
+        told = 0
         self._freeze.save()
         try:
             if self.vectorize:
@@ -226,14 +228,12 @@ class ProgPowerHP(torch.optim.Optimizer):
                 for k in mine:
                     write_sample(k)  # a frozen parameter stays at mu (its place keeps its numbers)
                     with torch.enable_grad():
-                        out = closure()
-                        f, counted = fitness_of(out, self.maximize, self.nan_policy, k)
-                    seen.append((f.detach(), counted))
-                    self._merge_sample(f, counted, plan, state, coef, acc)
-            if seen:
-                fs, cs = torch.cat([f for f, _ in seen]), torch.cat([c for _, c in seen])
-                sum_f = torch.where(cs, fs, torch.zeros_like(fs)).sum(dtype=torch.float64)
-                n_f = cs.sum().to(torch.float64)
+                        v = values_of(closure(), k)
+                    seen.append(v.detach())
+                    told += v.numel()
+                    self._merge_sample(v, k, told, plan, state, coef, acc)
+            if seen:  # every row's count is the number of counted pairs
+                sum_f, n_f = fitness_sum(torch.cat(seen), self._sign), state[0, 2]
             us = merge.grad_states(params, distributed=pg is not None and world > 1)
         except BaseException:
             torch._foreach_copy_(params, mus)  # the parameters never stay at a sample
@@ -258,18 +258,26 @@ class ProgPowerHP(torch.optim.Optimizer):
         self._step += 1
         return sum_f / n_f.clamp(min=1)
 
-    def _merge_sample(self, f: torch.Tensor, counted: torch.Tensor, plan: list, state: torch.Tensor,
-                      coef: torch.Tensor, acc: merge.PowerAccumulator) -> None:
-        """Merges one sample's pairs into every group's state, u in p.grad: per distinct power, one native
-        merge of the scalars (weights b w_j and (a, b) per group), u <- a u (native, in place), then one
-        backward of sum_j b w_j f_j adds b g into p.grad."""
-        with torch.enable_grad():  # uncounted pairs (nan_policy="omit"): no gradient path
-            f_grad = f if self.nan_policy == "raise" else torch.where(counted, f, torch.zeros_like(f))
+    @property
+    def _sign(self) -> float:
+        return 1.0 if self.maximize else -1.0
+
+    def _merge_sample(self, v: torch.Tensor, k: int, told: int, plan: list, state: torch.Tensor, coef: torch.Tensor,
+                      acc: merge.PowerAccumulator) -> None:
+        """Merges sample k's values v (J,) into every group's state, u in p.grad: per distinct power, one
+        native merge of the scalars (the weights sign b w_j of the values, (a, b) per group; NaN and +inf
+        fitness not counted), u <- a u (native, in place), then one backward of v with those weights adds
+        b g into p.grad. `told`: the values of this step so far (this one included), which the state's
+        count reaches when every one counted."""
         on_cpu = state.device.type == "cpu"
-        host = coef.numpy() if on_cpu else None  # a view of the table: reads without torch ops
+        host = coef.numpy() if on_cpu else None  # views of the tables: reads without torch ops
         for n_i, (N, gids, wanted, held_groups) in enumerate(plan):
-            wb = merge.merge_sample(state, coef, f, counted, N, gids)  # the groups of one power share (a, b)
-            if not wanted or not f.requires_grad:
+            wb = merge.merge_sample(state, coef, v, None, N, gids, self._sign)  # groups of one power share (a, b)
+            if n_i == 0 and self.nan_policy == "raise":  # a host read of the count: one wait per sample on a GPU
+                counted = state.numpy()[gids[0], 2] if on_cpu else float(state[gids[0], 2])
+                if counted != told:
+                    raise bad_fitness_error(k, self.maximize)
+            if not wanted or not v.requires_grad:
                 continue
             skip_scale = skip_add = False
             if on_cpu:  # the host reads the scalars for free: skip u <- 1 u and an unread g (b == 0)
@@ -284,10 +292,8 @@ class ProgPowerHP(torch.optim.Optimizer):
             if not on_cpu and self.nan_policy == "omit":  # b == 0 must leave u unread, without a host sync
                 keep = coef[gids[0], 1] != 0
                 hooks = [p.register_hook(lambda g, keep=keep: g.masked_fill(~keep, 0)) for p in wanted]
-            try:
-                with torch.enable_grad():
-                    obj = (wb * f_grad).sum()
-                    torch.autograd.backward(obj, inputs=wanted, retain_graph=n_i < len(plan) - 1)
+            try:  # uncounted pairs have weight 0: no gradient reaches them
+                torch.autograd.backward(v, grad_tensors=wb, inputs=wanted, retain_graph=n_i < len(plan) - 1)
             finally:
                 for h in hooks:
                     h.remove()
@@ -301,24 +307,24 @@ class ProgPowerHP(torch.optim.Optimizer):
         us[i] is None where parameter i has no gradient (frozen, or unused by every sample): it stays."""
         G = len(sched)
         m, s, count = state[:, 0], state[:, 1], state[:, 2]  # m = +-inf with s > 0: the limit (lse.hpp)
-        N = torch.tensor([x[0] for x in sched], dtype=torch.float64, device=s.device)
-        alpha = torch.tensor([x[2] for x in sched], dtype=torch.float64, device=s.device)
-        ok = (s > 0) & (count > 0)
-        safe_s = torch.where(ok, s, torch.ones_like(s))
+        ok = s > 0  # nothing counted (count = 0), or every counted f = -inf: no direction, no step
         have = [i for i, u in enumerate(us) if u is not None]
         if self.step_rule == "log":
-            c = alpha * N
+            c = torch.tensor([x[2] * x[0] for x in sched], dtype=torch.float64, device=s.device)
         elif self.step_rule == "raw":
+            N = torch.tensor([x[0] for x in sched], dtype=torch.float64, device=s.device)
+            safe_s = torch.where(ok, s, 1.0)
             log_scale = torch.log(N) + m + torch.log(safe_s) - torch.log(count.clamp(min=1))
-            c = alpha * torch.exp(log_scale)
+            c = torch.tensor([x[2] for x in sched], dtype=torch.float64, device=s.device) * torch.exp(log_scale)
         else:  # unit: ||d||_g = ||u||_g / s_g
             norms = torch.zeros(G, dtype=torch.float64, device=s.device)
             for i in have:
                 norms[groups[i]] += us[i].to(torch.float64).pow(2).sum()
-            dn = norms.sqrt() / safe_s
-            c = torch.where(dn > 0, alpha / torch.where(dn > 0, dn, torch.ones_like(dn)), torch.zeros_like(dn))
-        e = torch.where(ok & ~found, c / safe_s, torch.zeros_like(c))
-        coef = torch.stack([torch.ones_like(e), e], dim=1)
+            dn = norms.sqrt() / torch.where(ok, s, 1.0)
+            alpha = torch.tensor([x[2] for x in sched], dtype=torch.float64, device=s.device)
+            c = torch.where(dn > 0, alpha / torch.where(dn > 0, dn, 1.0), 0.0)
+        coef = torch.ones(G, 2, dtype=torch.float64, device=s.device)
+        coef[:, 1] = torch.where(ok & ~found, c / s, 0.0)
         acc([mus[i] for i in have], [us[i] for i in have], [groups[i] for i in have], coef)  # b = 0: u unread
         torch._foreach_copy_(params, mus)
 
