@@ -36,4 +36,27 @@ void power_merge_sample(const PowerMergeArgs& args, const std::vector<std::int32
   dispatch::kernel(&Kernels::power_merge_sample, device, "power_merge_sample")(args, rows, device.index, stream);
 }
 
+void power_step(const PowerStepArgs& args, const std::vector<double>& powers, const std::vector<double>& alphas,
+                const Device& device, void* stream) {
+  HOMOTOPT_CHECK(args.groups >= 1, "state: expected (G, 4) with G >= 1, got G = ", args.groups);
+  HOMOTOPT_CHECK(args.state != nullptr, "state: expected a (", args.groups, ", 4) float64 table, got a null pointer");
+  HOMOTOPT_CHECK(args.coefficients != nullptr, "coefficients: expected a (", args.groups,
+                 ", 2) float64 table, got a null pointer");
+  const int rule = static_cast<int>(args.rule);
+  HOMOTOPT_CHECK(rule >= 0 && rule <= 2, "step_rule: expected raw, log or unit (0..2), got ", rule);
+  HOMOTOPT_CHECK(args.rule != StepRule::unit || args.norms != nullptr,
+                 "norms: expected the (G,) norms of u with step_rule unit, got a null pointer");
+  HOMOTOPT_CHECK(powers.size() == static_cast<std::size_t>(args.groups) &&
+                     alphas.size() == static_cast<std::size_t>(args.groups),
+                 "powers, alphas: expected G = ", args.groups, " numbers each, got ", powers.size(), " and ",
+                 alphas.size());
+  for (std::size_t g = 0; g < powers.size(); ++g) {
+    HOMOTOPT_CHECK(std::isfinite(powers[g]) && powers[g] >= 0.0, "powers[", g, "]: expected a finite N >= 0, got ",
+                   powers[g]);
+    HOMOTOPT_CHECK(std::isfinite(alphas[g]) && alphas[g] > 0.0, "alphas[", g, "]: expected a finite rate > 0, got ",
+                   alphas[g]);
+  }
+  dispatch::kernel(&Kernels::power_step, device, "power_step")(args, powers, alphas, device.index, stream);
+}
+
 }  // namespace homotopt

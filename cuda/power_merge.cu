@@ -1,8 +1,9 @@
-// CUDA backend of power_merge.hpp: one block of kThreads threads. The maxima (exact in any order) and
-// the weights are parallel; s_k is summed by thread 0 in the order j = 0, 1, ... as on the CPU, so both
+// CUDA backend of power_merge.hpp. The sample's merge: one block of kThreads threads. The maxima (exact in
+// any order) and the weights are parallel; s_k is summed by thread 0 in the order j = 0, 1, ... as on the CPU, so both
 // backends give the same bits (J is a batch: the serial sum is short next to the sample's backward).
 // The rows are kernel parameters (batches of kRows; a second batch merges again from the same input
 // into its own rows, which are tied to the first's), so nothing is uploaded and the host never waits.
+// The step factors: one thread per group, kRows groups per launch, their N and alpha kernel parameters.
 #include <cstdint>
 #include <vector>
 
@@ -70,7 +71,39 @@ __global__ void merge_kernel(PowerMergeArgs p, Rows rows) {
     w[j] = static_cast<T>(p.sign * b * power_merge_weight<T>(p, k, limit, counts, j));
 }
 
+// power_step: a batch of kRows groups per launch, their powers and rates kernel parameters.
+struct StepBatch {
+  double power[kRows], alpha[kRows];
+  std::int32_t first, count;
+};
+
+__global__ void step_kernel(PowerStepArgs p, StepBatch batch) {
+  const int i = threadIdx.x;
+  if (i >= batch.count) return;
+  const std::int64_t g = batch.first + i;
+  const double norm = p.norms != nullptr ? p.norms[g] : 0.0;
+  const bool found = p.found != nullptr && *p.found != 0;
+  p.coefficients[2 * g] = 1.0;
+  p.coefficients[2 * g + 1] =
+      found ? 0.0 : power_step_factor(p.rule, batch.power[i], batch.alpha[i], p.state + 4 * g, norm);
+}
+
 }  // namespace
+
+void power_step(const PowerStepArgs& args, const std::vector<double>& powers, const std::vector<double>& alphas,
+                int device, void* stream) {
+  DeviceGuard guard(device);
+  const cudaStream_t st = static_cast<cudaStream_t>(stream);
+  for (std::int64_t first = 0; first < args.groups; first += kRows) {
+    StepBatch batch{};
+    batch.first = static_cast<std::int32_t>(first);
+    for (std::int64_t g = first; g < args.groups && g < first + kRows; ++g) {
+      batch.power[batch.count] = powers[g];
+      batch.alpha[batch.count++] = alphas[g];
+    }
+    launch(step_kernel, 1u, static_cast<unsigned>(kRows), st, args, batch);
+  }
+}
 
 void power_merge_sample(const PowerMergeArgs& args, const std::vector<std::int32_t>& rows, int device, void* stream) {
   DeviceGuard guard(device);

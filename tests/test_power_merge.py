@@ -168,3 +168,57 @@ def test_values_on_another_device_raise():
     f = torch.ones(3, dtype=torch.float64, device="meta")
     with pytest.raises(ValueError, match="closure: expected values on the parameters' device cpu, got meta"):
         merge.merge_sample(st, coef, f, torch.ones(3, dtype=torch.bool, device="meta"), 1.0, [0])
+
+
+# ---- power_step: the step factors from the merged state ----------------------------------------------
+STEP_STATES = [STATES["finite"], STATES["empty"], STATES["low"], STATES["limit+"], STATES["limit-"],
+               [-3.0, 0.0, 5.0, -inf]]  # last: every counted f = -inf (s = 0, count > 0)
+
+
+def step(rule, powers, alphas, norms=None, found=None, state=STEP_STATES):
+    st = torch.tensor(state, dtype=torch.float64)
+    n = None if norms is None else torch.tensor(norms, dtype=torch.float64)
+    f = None if found is None else torch.tensor(found)
+    sched = [(p, 0.0, a) for p, a in zip(powers, alphas)]
+    return merge.step_coefficients(st, getattr(_core.StepRule, rule), sched, n, f).numpy()
+
+
+@pytest.mark.parametrize("rule", ["raw", "log", "unit"])
+def test_step_factors_against_reference(rule):
+    G = len(STEP_STATES)
+    powers, alphas = [0.0, 0.5, 2.0, 1e3, 3.0, 1.0], [0.1, 0.2, 0.3, 0.05, 1.0, 2.0]
+    norms = [2.0, 0.0, 1e-3, 4.0, 0.0, 1.0]
+    got = step(rule, powers, alphas, norms)
+    want = reference.power_step(STEP_STATES, rule, powers, alphas, norms)
+    np.testing.assert_allclose(got, want, rtol=RTOL, atol=0)
+    assert (got[:, 0] == 1).all() and got[1, 1] == 0 and got[5, 1] == 0  # empty, and s = 0 with count > 0
+    if rule == "log":  # e = alpha N / s
+        np.testing.assert_allclose(got[0, 1], 0.0)  # N = 0: no step
+        np.testing.assert_allclose(got[2, 1], 0.3 * 2.0 / 1.5, rtol=RTOL)
+    assert got.shape == (G, 2)
+
+
+def test_step_found_stops_every_group():
+    got = step("log", [1.0] * 6, [0.1] * 6, found=True)
+    assert (got[:, 1] == 0).all() and (got[:, 0] == 1).all()
+    assert step("log", [1.0] * 6, [0.1] * 6, found=False)[0, 1] == 0.1 / 3.25
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(groups=0), r"state: expected \(G, 4\) with G >= 1"),
+    (dict(powers=[1.0]), r"powers, alphas: expected G = 2 numbers each"),
+    (dict(powers=[1.0, -1.0]), r"powers\[1\]: expected a finite N >= 0"),
+    (dict(alphas=[0.1, 0.0]), r"alphas\[1\]: expected a finite rate > 0"),
+    (dict(alphas=[math.nan, 0.1]), r"alphas\[0\]: expected a finite rate > 0"),
+    (dict(rule=_core.StepRule.unit), r"norms: expected the \(G,\) norms of u with step_rule unit"),
+    (dict(state=0), "state: expected a"),
+])
+def test_step_bad_inputs(kwargs, message):
+    st = torch.zeros(2, 4, dtype=torch.float64)
+    coef = torch.zeros(2, 2, dtype=torch.float64)
+    args = dict(state=st.data_ptr(), groups=2, rule=_core.StepRule.log, powers=[1.0, 2.0], alphas=[0.1, 0.1],
+                norms=0, found=0, coefficients=coef.data_ptr(), device_type=_core.DeviceType.cpu, device_index=0,
+                stream=0)
+    args.update(kwargs)
+    with pytest.raises((ValueError, TypeError), match=message):
+        _core.power_step_pointers(**args)

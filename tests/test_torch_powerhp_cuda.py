@@ -8,7 +8,8 @@ torch = pytest.importorskip("torch")
 
 import homotopt  # noqa: E402
 from homotopt.torch import ProgPowerHP  # noqa: E402
-from homotopt.torch._powerhp_merge import PowerAccumulator, merge_sample  # noqa: E402
+from homotopt import _core  # noqa: E402
+from homotopt.torch._powerhp_merge import PowerAccumulator, merge_sample, step_coefficients  # noqa: E402
 
 from _torch_powerhp_ref import data, flat, losses, mlp  # noqa: E402
 
@@ -56,6 +57,38 @@ def test_power_merge_sample_bits_equal_cpu(dtype, case, rng):
         out[dev] = (w.cpu(), coef.cpu(), st.cpu())
     for a, b in zip(out["cpu"], out["cuda"]):
         assert torch.equal(a, b)  # the same LseState code, s_k summed in the same order, no FMA
+
+
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_power_merge_sample_losses_without_mask_equal_cpu(sign, rng):
+    v = rng.standard_normal(300) * 3
+    v[[5, 9, 40]] = [np.nan, np.inf, -np.inf]
+    out = {}
+    for dev in ["cpu", "cuda"]:
+        st = torch.tensor([[1.5, 2.0, 3.0, -np.inf]], dtype=torch.float64, device=dev)
+        coef = torch.zeros(1, 2, dtype=torch.float64, device=dev)
+        w = merge_sample(st, coef, torch.tensor(v, device=dev), None, 2.0, [0], sign)
+        out[dev] = (w.cpu(), coef.cpu(), st.cpu())
+    for a, b in zip(out["cpu"], out["cuda"]):
+        assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("rule", ["raw", "log", "unit"])
+@pytest.mark.parametrize("found", [None, False, True])
+def test_power_step_equals_cpu(rule, found):
+    G = 40  # two launches of the CUDA kernel's batches of 32 groups
+    rows = [[1.5, 2.0, 3.0, -np.inf], [-np.inf, 0.0, 0.0, -np.inf], [np.inf, 2.0, 3.0, 1e10]]
+    state = torch.tensor([rows[g % 3] for g in range(G)], dtype=torch.float64)
+    sched = [(0.5 * g, 0.0, 0.01 * (g + 1)) for g in range(G)]
+    norms = torch.arange(G, dtype=torch.float64)
+    out = {}
+    for dev in ["cpu", "cuda"]:
+        f = None if found is None else torch.tensor(found, device=dev)
+        out[dev] = step_coefficients(state.to(dev), getattr(_core.StepRule, rule), sched, norms.to(dev), f).cpu()
+    if rule == "raw":  # exp and log of the device's libm: within an ulp or two of the host's
+        torch.testing.assert_close(out["cuda"], out["cpu"], rtol=1e-14, atol=0)
+    else:  # IEEE multiplies and divides only
+        assert torch.equal(out["cpu"], out["cuda"])
 
 
 @pytest.mark.parametrize("nan_policy", ["raise", "omit"])

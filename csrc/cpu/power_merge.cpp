@@ -35,4 +35,14 @@ void power_merge_sample(const PowerMergeArgs& args, const std::vector<std::int32
   else merge_sample<double>(args, rows);
 }
 
+void power_step(const PowerStepArgs& args, const std::vector<double>& powers, const std::vector<double>& alphas) {
+  const bool found = args.found != nullptr && *args.found != 0;
+  for (std::int64_t g = 0; g < args.groups; ++g) {
+    const double norm = args.norms != nullptr ? args.norms[g] : 0.0;
+    args.coefficients[2 * g] = 1.0;
+    args.coefficients[2 * g + 1] =
+        found ? 0.0 : power_step_factor(args.rule, powers[g], alphas[g], args.state + 4 * g, norm);
+  }
+}
+
 }  // namespace HOMOTOPT_CPU_NS

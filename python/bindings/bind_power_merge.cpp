@@ -1,5 +1,5 @@
 // Binding of power_merge.hpp over raw data pointers (homotopt.torch passes tensors' data_ptr();
-// counted = 0: no mask, the omit rule).
+// counted = 0: no mask, the omit rule; norms, found = 0: none).
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
@@ -28,6 +28,20 @@ void bind_power_merge(py::module_& m) {
       py::arg("f"), py::arg("counted"), py::arg("J"), py::arg("dtype"), py::arg("power"), py::arg("state"),
       py::arg("groups"), py::arg("rows"), py::arg("coefficients"), py::arg("weights"), py::arg("device_type"),
       py::arg("device_index"), py::arg("stream"), py::arg("sign") = 1.0);
+  m.def(
+      "power_step_pointers",
+      [](std::uintptr_t state, std::int64_t groups, StepRule rule, const std::vector<double>& powers,
+         const std::vector<double>& alphas, std::uintptr_t norms, std::uintptr_t found, std::uintptr_t coefficients,
+         DeviceType device_type, int device_index, std::uintptr_t stream) {
+        const PowerStepArgs args{reinterpret_cast<const double*>(state), groups, rule,
+                                 reinterpret_cast<const double*>(norms), reinterpret_cast<const std::uint8_t*>(found),
+                                 reinterpret_cast<double*>(coefficients)};
+        const Device device{device_type, device_index};
+        py::gil_scoped_release release;
+        power_step(args, powers, alphas, device, reinterpret_cast<void*>(stream));
+      },
+      py::arg("state"), py::arg("groups"), py::arg("rule"), py::arg("powers"), py::arg("alphas"), py::arg("norms"),
+      py::arg("found"), py::arg("coefficients"), py::arg("device_type"), py::arg("device_index"), py::arg("stream"));
 }
 
 }  // namespace homotopt::bindings

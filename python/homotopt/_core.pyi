@@ -260,6 +260,9 @@ def power_accumulate_pointers(us: list[int], gs: list[int], numels: list[int], d
 def power_merge_sample_pointers(f: int, counted: int, J: int, dtype: DType, power: float, state: int, groups: int,
                                 rows: list[int], coefficients: int, weights: int, device_type: DeviceType,
                                 device_index: int, stream: int, sign: float = 1.0) -> None: ...
+def power_step_pointers(state: int, groups: int, rule: StepRule, powers: list[float], alphas: list[float], norms: int,
+                        found: int, coefficients: int, device_type: DeviceType, device_index: int,
+                        stream: int) -> None: ...
 def random_perturb_pointers(ws: list[int], mus: list[int], numels: list[int], dtypes: list[DType], sigmas: list[float],
                             offsets: list[int], device_type: DeviceType, device_index: int, seed: int, stream: int,
                             trial: int, step: int, cuda_stream: int) -> None: ...

@@ -197,6 +197,23 @@ def power_merge_sample(values, counted, power: float, state, rows):
     return w * fb, (fa, fb), state
 
 
+def power_step(state, rule: str, powers, alphas, norms=None, found: bool = False) -> np.ndarray:
+    """(G, 2) rows (1, e_g) of power_merge.hpp's power_step in float64: e_g = step_multiplier(rule, alpha_g,
+    N_g, log_scale_g, ||u||_g / s_g) / s_g, log_scale = log N + m + log s - log count; 0 when s_g = 0 or
+    `found`."""
+    state = np.asarray(state, dtype=np.float64)
+    out = np.zeros((state.shape[0], 2))
+    out[:, 0] = 1.0
+    for g, (m, s, count, _) in enumerate(state):
+        if found or not s > 0:
+            continue
+        with np.errstate(divide="ignore"):
+            log_scale = m + math.log(s) - math.log(count) + (math.log(powers[g]) if powers[g] > 0 else -math.inf)
+        norm = 0.0 if norms is None else float(norms[g])
+        out[g, 1] = step_multiplier(rule, alphas[g], powers[g], log_scale, norm / s) / s
+    return out
+
+
 def power_gradient(values, grads, power: float, nan_policy: str = "raise") -> dict:
     """direction, log_scale, log_mean_exp, count, omitted: the stable estimator in plain float64, and
     the N -> infinity limit (the ties' mean gradient, log_mean_exp = +-inf) when N * top overflows."""

@@ -16,6 +16,12 @@
 // weights[j] = sign b w_j in the values' dtype, the factor of value j's gradient in u (the backward's
 // weights: d(sum_j b w_j f_j) / d value_j).
 // Every array lives in the memory of `device` (host memory for the CPU): a GPU caller never waits.
+//
+// After the samples (and the ranks) are merged, power_step turns each group's row into the factor of
+// its step p = mu + e_g u (the direction is d = u / s):
+//   e_g = step_multiplier(rule, alpha_g, N_g, log_scale_g, ||d||_g) / s_g     (runner.hpp, lse.hpp)
+// with log_scale_g from power_summary of the row, and e_g = 0 when s_g = 0 (nothing counted, or every
+// counted f = -inf: no direction) or when `found` is set (a non-finite u: nothing moves).
 #pragma once
 
 #include <cstdint>
@@ -24,6 +30,7 @@
 #include "homotopt/array.hpp"
 #include "homotopt/lse.hpp"
 #include "homotopt/macros.hpp"
+#include "homotopt/runner.hpp"
 
 namespace homotopt {
 
@@ -116,9 +123,31 @@ HOMOTOPT_HD inline double power_merge_rows(const PowerMergeArgs& p, const std::i
   return b;
 }
 
+struct PowerStepArgs {
+  const double* state;        // (G, 4) rows (m, s, count, top)
+  std::int64_t groups;        // G
+  StepRule rule;
+  const double* norms;        // (G,) ||u||_g (rule unit), or nullptr
+  const std::uint8_t* found;  // one byte, or nullptr: nonzero makes every e_g = 0
+  double* coefficients;       // (G, 2) float64, written (1, e_g): power_accumulate's (a, b)
+};
+
+// e_g of one row (m, s, count, top) at power N and rate alpha; `norm` = ||u||_g (unit rule).
+HOMOTOPT_HD inline double power_step_factor(StepRule rule, double power, double alpha, const double* row,
+                                            double norm) {
+  const double s = row[1];
+  if (!(s > 0.0)) return 0.0;
+  const PowerSummary summary = power_summary(power, row[0], s, static_cast<std::int64_t>(row[2]));
+  return step_multiplier(rule, alpha, power, summary.log_scale, norm / s) / s;
+}
+
 // Checks the arguments (homotopt::Error naming the argument), then the device's backend.
 // On CUDA the work is enqueued on `stream` (a cudaStream_t) and the call returns at once.
 HOMOTOPT_API void power_merge_sample(const PowerMergeArgs& args, const std::vector<std::int32_t>& rows,
                                      const Device& device, void* stream = nullptr);
+
+// power_step for every group: powers and alphas are G host numbers (N_g >= 0, alpha_g > 0, finite).
+HOMOTOPT_API void power_step(const PowerStepArgs& args, const std::vector<double>& powers,
+                             const std::vector<double>& alphas, const Device& device, void* stream = nullptr);
 
 }  // namespace homotopt

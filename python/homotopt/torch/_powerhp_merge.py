@@ -44,13 +44,15 @@ def _limit_factors(m: torch.Tensor, top: torch.Tensor, M: torch.Tensor, ca: torc
 
 
 def merge_sample(state: torch.Tensor, coefficients: torch.Tensor, f: torch.Tensor, counted: torch.Tensor | None,
-                 power: float, rows: Sequence[int], sign: float = 1.0) -> torch.Tensor:
+                 power: float, rows: Sequence[int], sign: float = 1.0,
+                 dev: tuple | None = None) -> torch.Tensor:
     """Merges one sample's pairs (values f (J,) float32 or float64 of fitness sign * f, counted (J,) bool,
     or None for the omit rule: NaN and +inf fitness do not count) at power N into the tied `rows` of the
     (G, 4) float64 state, in place, in one native call on the tensors' device
     (``_core.power_merge_sample_pointers``, the math of lse.hpp): writes (a, b) of u <- a u + b g to
     those rows of the (G, 2) float64 `coefficients` and returns the weights sign b w_j (J,) in f's dtype,
-    the factors of the values' gradients in u (b = 0 for an empty sample). No host sync on a GPU."""
+    the factors of the values' gradients in u (b = 0 for an empty sample). No host sync on a GPU.
+    `dev`: the state's device_args, when the caller has them."""
     if f.device != state.device or (counted is not None and counted.device != state.device):
         raise ValueError(f"closure: expected values on the parameters' device {state.device}, got {f.device}")
     f = f.detach()
@@ -59,12 +61,26 @@ def merge_sample(state: torch.Tensor, coefficients: torch.Tensor, f: torch.Tenso
     if counted is not None and not counted.is_contiguous():
         counted = counted.contiguous()
     weights = torch.empty_like(f)
-    kind, index, stream = device_args(f.device, "f")
+    kind, index, stream = dev or device_args(f.device, "f")
     _core.power_merge_sample_pointers(
         f.data_ptr(), 0 if counted is None else counted.data_ptr(), f.numel(), DTYPES[f.dtype], float(power),
         state.data_ptr(), state.shape[0], list(rows), coefficients.data_ptr(), weights.data_ptr(), kind, index,
         stream, sign)
     return weights
+
+
+def step_coefficients(state: torch.Tensor, rule: _core.StepRule, sched: Sequence[tuple[float, float, float]],
+                      norms: torch.Tensor | None, found: torch.Tensor | None) -> torch.Tensor:
+    """(G, 2) float64 (1, e_g) of the step p = mu + e_g u from the merged (G, 4) state, in one native call
+    on its device (``_core.power_step_pointers``, power_merge.hpp: the runner's step_multiplier on
+    power_summary's log_scale): 0 where nothing was counted, and everywhere when `found` (a device bool) is
+    set. `norms` (G,) float64: ||u||_g, for the unit rule. No host sync on a GPU."""
+    coef = torch.empty(state.shape[0], 2, dtype=torch.float64, device=state.device)
+    kind, index, stream = device_args(state.device, "params")
+    _core.power_step_pointers(state.data_ptr(), state.shape[0], rule, [x[0] for x in sched], [x[2] for x in sched],
+                              0 if norms is None else norms.data_ptr(), 0 if found is None else found.data_ptr(),
+                              coef.data_ptr(), kind, index, stream)
+    return coef
 
 
 class PowerAccumulator:

@@ -23,6 +23,7 @@ from .._run import STEP_RULES
 from .._validation import counter32, integer, seed as check_seed
 from ..schedules import LearningRate, PowerSchedule, SigmaSchedule, as_lr, as_power, as_sigma
 from . import _powerhp_merge as merge
+from ._native import device_args
 from ._powerhp_parts import (BufferFreeze, SampleWriter, bad_fitness_error, check_group, device_of, fitness_sum,
                              group_schedule, values_of,
                              power_plan, vectorized_merge)
@@ -210,12 +211,11 @@ class ProgPowerHP(torch.optim.Optimizer):
         pg, rank, world = self._ranks()
         mine = list(range(rank, self.num_samples, world))
         # (m, s, count, top) of every group on the device; -inf, 0, 0, -inf is the empty state.
-        state = torch.zeros(G, 4, dtype=torch.float64, device=device)
-        state[:, 0] = -math.inf
-        state[:, 3] = -math.inf
+        state = torch.full((G, 4), -math.inf, dtype=torch.float64, device=device)
+        state[:, 1:3] = 0.0
         coef = torch.zeros(G, 2, dtype=torch.float64, device=device)  # (a, b) of the last merge per group
         acc = merge.PowerAccumulator(device)
-        sum_f = n_f = torch.zeros((), dtype=torch.float64, device=device)
+        sum_f = n_f = None
         seen: list[torch.Tensor] = []  # this rank's values, summed once at the end
         told = 0
         self._freeze.save()
@@ -244,18 +244,16 @@ class ProgPowerHP(torch.optim.Optimizer):
             self._freeze.restore()
         if pg is not None and world > 1:
             state = merge.merge_across_ranks(state, us, groups, pg)  # a rank's non-finite u reaches every u
-        found = merge.any_nonfinite([u for u in us if u is not None], device)
-        if self.nan_policy == "raise" and bool(found):
-            torch._foreach_copy_(params, mus)
-            for p in params:
-                p.grad = None
-            raise ValueError("closure: a sample's gradient holds NaN or inf (nan_policy='raise'); "
-                             "the parameters are left at mu")
-        self._apply(params, groups, mus, us, state, sched, found, acc)
+        found = self._apply(params, groups, mus, us, state, sched, acc)
         for p in params:
             p.grad = None
+        if self.nan_policy == "raise" and bool(found):
+            raise ValueError("closure: a sample's gradient holds NaN or inf (nan_policy='raise'); "
+                             "the parameters are left at mu")
         self._found_inf = found
         self._step += 1
+        if sum_f is None:  # no sample on this rank
+            return torch.zeros((), dtype=torch.float64, device=device)
         return sum_f / n_f.clamp(min=1)
 
     @property
@@ -271,8 +269,9 @@ class ProgPowerHP(torch.optim.Optimizer):
         count reaches when every one counted."""
         on_cpu = state.device.type == "cpu"
         host = coef.numpy() if on_cpu else None  # views of the tables: reads without torch ops
+        dev = device_args(state.device, "params")
         for n_i, (N, gids, wanted, held_groups) in enumerate(plan):
-            wb = merge.merge_sample(state, coef, v, None, N, gids, self._sign)  # groups of one power share (a, b)
+            wb = merge.merge_sample(state, coef, v, None, N, gids, self._sign, dev)  # one power's groups share (a, b)
             if n_i == 0 and self.nan_policy == "raise":  # a host read of the count: one wait per sample on a GPU
                 counted = state.numpy()[gids[0], 2] if on_cpu else float(state[gids[0], 2])
                 if counted != told:
@@ -302,31 +301,41 @@ class ProgPowerHP(torch.optim.Optimizer):
         return vectorized_merge(self.module, closure, entries, mine, total, self._seed, t, sched, state, acc,
                                 self.maximize, self.nan_policy)
 
-    def _apply(self, params, groups, mus, us, state, sched, found, acc) -> None:
-        """mu += c_g u / s_g per group (c from the step rule), on the device; nothing moves when `found`.
-        us[i] is None where parameter i has no gradient (frozen, or unused by every sample): it stays."""
-        G = len(sched)
-        m, s, count = state[:, 0], state[:, 1], state[:, 2]  # m = +-inf with s > 0: the limit (lse.hpp)
-        ok = s > 0  # nothing counted (count = 0), or every counted f = -inf: no direction, no step
+    def _apply(self, params, groups, mus, us, state, sched, acc) -> torch.Tensor:
+        """p = mu + e_g u per group (e_g = c_g / s_g, c from the step rule: merge.step_coefficients, one
+        native call), on the device, mu itself unchanged. Returns `found`, a device bool: some u holds a
+        NaN or an infinity, and then nothing moves (p = mu). On the CPU the update's own read of u finds
+        it (power_accumulate's flag, read by the host for free); on a GPU one device check comes first
+        (no host sync). us[i] is None where parameter i has no gradient (frozen, or unused by every
+        sample): it stays."""
+        state = state.contiguous()
+        device = state.device
         have = [i for i, u in enumerate(us) if u is not None]
-        if self.step_rule == "log":
-            c = torch.tensor([x[2] * x[0] for x in sched], dtype=torch.float64, device=s.device)
-        elif self.step_rule == "raw":
-            N = torch.tensor([x[0] for x in sched], dtype=torch.float64, device=s.device)
-            safe_s = torch.where(ok, s, 1.0)
-            log_scale = torch.log(N) + m + torch.log(safe_s) - torch.log(count.clamp(min=1))
-            c = torch.tensor([x[2] for x in sched], dtype=torch.float64, device=s.device) * torch.exp(log_scale)
-        else:  # unit: ||d||_g = ||u||_g / s_g
-            norms = torch.zeros(G, dtype=torch.float64, device=s.device)
-            for i in have:
-                norms[groups[i]] += us[i].to(torch.float64).pow(2).sum()
-            dn = norms.sqrt() / torch.where(ok, s, 1.0)
-            alpha = torch.tensor([x[2] for x in sched], dtype=torch.float64, device=s.device)
-            c = torch.where(dn > 0, alpha / torch.where(dn > 0, dn, 1.0), 0.0)
-        coef = torch.ones(G, 2, dtype=torch.float64, device=s.device)
-        coef[:, 1] = torch.where(ok & ~found, c / s, 0.0)
-        acc([mus[i] for i in have], [us[i] for i in have], [groups[i] for i in have], coef)  # b = 0: u unread
+        uv, gv = [us[i] for i in have], [groups[i] for i in have]
+        norms = None
+        if self.step_rule == "unit":  # ||u||_g
+            norms = torch.zeros(len(sched), dtype=torch.float64, device=device)
+            for u, g in zip(uv, gv):
+                norms[g] += u.to(torch.float64).pow(2).sum()
+            norms = norms.sqrt()
+        rule = STEP_RULES[self.step_rule]
+        if device.type == "cpu":
+            coef = merge.step_coefficients(state, rule, sched, norms, None)
+            torch._foreach_copy_(params, mus)
+            acc([params[i] for i in have], uv, gv, coef)  # the flag: a u read with e != 0 is not finite
+            e = coef.numpy()[:, 1]
+            unread = [u for u, g in zip(uv, gv) if e[g] == 0]
+            found = acc.flag[0] != 0
+            if unread:
+                found = found | merge.any_nonfinite(unread, device)
+            if found:
+                torch._foreach_copy_(params, mus)
+            return found
+        found = merge.any_nonfinite(uv, device)
+        coef = merge.step_coefficients(state, rule, sched, norms, found)
+        acc([mus[i] for i in have], uv, gv, coef)  # b = 0: u unread
         torch._foreach_copy_(params, mus)
+        return found
 
     # ---- best iterate ----
     @torch.no_grad()
