@@ -17,6 +17,9 @@ candidate's step time, measured side by side:
              sample, whose gradient autograd stores as p.grad); the step p = mu + e u (12 B):
              (20 K + 8) B per float32 parameter. Not counted: generating the K D normals (arithmetic,
              not memory) and the rescales when the maximum moves (data-dependent)
+  normals    the K D normals alone: K native fills of a float32 buffer of D numbers from the Philox stream
+             the optimizer draws (homotopt.random's generator, the same code random_perturb runs), timed
+             side by side; "(own - normals) / floor" is the rest of the step against the floor
 
 Run: python bench/torch_powerhp.py [--quick]
 """
@@ -109,6 +112,21 @@ def hand_loop(ps, cs, power=1.0, sigma=1e-3, lr=1e-3):
     return step
 
 
+def normals_cost(ps):
+    """K fills of D float32 normals (D = the model's size) from the optimizer's Philox stream."""
+    from homotopt import _core
+    from homotopt.random import Stream
+
+    n = sum(p.numel() for p in ps)
+    buf = torch.empty(n, dtype=torch.float32, device=ps[0].device)
+    target = buf.numpy() if buf.device.type == "cpu" else buf
+
+    def run():
+        for k in range(K):
+            _core.random_fill(target, _core.Distribution.normal, 0, int(Stream.SAMPLES), 0, 0, k * n)
+    return run
+
+
 def bandwidth(device: str) -> float:
     """Bytes per second of a 64 MiB-per-side copy_ (read + write)."""
     src = torch.randn(2**24, device=device)
@@ -129,17 +147,21 @@ def bench(device: str, sizes, budget: float):
         fns = {"homotopt": lambda: (opt.step(closure), sync()),
                "hand loop": (lambda h=hand_loop(ps, cs): (h(), sync())),
                "closure": (lambda c=closure_cost(ps, cs): (c(), sync()))}
+        if device == "cpu":  # (a CUDA array would need the device view of homotopt._device)
+            fns["normals"] = normals_cost(ps)
         t = compare(fns, budget)
         floor = (20 * K + 8) * n / bw
         own, hand = t["homotopt"] - t["closure"], t["hand loop"] - t["closure"]
+        normals = t.get("normals", math.nan)
         rec = {"n": n, "K": K, "step_s": t["homotopt"], "hand_step_s": t["hand loop"], "closure_s": t["closure"],
-               "own_s": own, "hand_own_s": hand, "floor_s": floor, "bandwidth_gbs": bw / 1e9}
+               "own_s": own, "hand_own_s": hand, "floor_s": floor, "normals_s": normals, "bandwidth_gbs": bw / 1e9}
         records.append(rec)
         rows.append([f"{n:.0e}", f"{t['closure'] * 1e3:.3f}", f"{own * 1e3:.3f}", f"{hand * 1e3:.3f}",
-                     f"{floor * 1e3:.3f}", f"{own / floor:.2f}", f"{hand / own:.2f}"])
+                     f"{floor * 1e3:.3f}", f"{normals * 1e3:.3f}", f"{own / floor:.2f}",
+                     f"{(own - normals) / floor:.2f}", f"{hand / own:.2f}"])
         print(rows[-1], flush=True)
     headers = ["params", "closure+backward x K (ms)", "homotopt own (ms)", "hand loop own (ms)", "floor (ms)",
-               "own / floor", "hand / own"]
+               "normals (ms)", "own / floor", "(own - normals) / floor", "hand / own"]
     return records, markdown_table(headers, rows)
 
 
