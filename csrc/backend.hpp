@@ -79,6 +79,8 @@ struct Kernels {
   // One sample's merge into the tied rows of the (G, 4) state (power_merge.hpp), checked, on `stream`.
   void (*power_merge_sample)(const PowerMergeArgs& args, const std::vector<std::int32_t>& rows, int device,
                              void* stream);
+  // The ranks' (W, G, 4) tables merged (power_merge.hpp), checked, on `stream`.
+  void (*power_merge_ranks)(const PowerMergeRanksArgs& args, int device, void* stream);
   // Every group's step factor from the merged (G, 4) state (power_merge.hpp), checked, on `stream`.
   void (*power_step)(const PowerStepArgs& args, const std::vector<double>& powers, const std::vector<double>& alphas,
                      int device, void* stream);
@@ -140,6 +142,7 @@ void power_accumulate(const std::vector<PowerAccumulateTensor>& tensors, int dev
                       double* flag, void* stream);
 void random_perturb(const std::vector<PerturbTensor>& tensors, int device, const RandomKey& key, void* stream);
 void power_merge_sample(const PowerMergeArgs& args, const std::vector<std::int32_t>& rows, int device, void* stream);
+void power_merge_ranks(const PowerMergeRanksArgs& args, int device, void* stream);
 void power_step(const PowerStepArgs& args, const std::vector<double>& powers, const std::vector<double>& alphas,
                 int device, void* stream);
 }  // namespace cuda

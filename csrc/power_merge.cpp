@@ -36,6 +36,16 @@ void power_merge_sample(const PowerMergeArgs& args, const std::vector<std::int32
   dispatch::kernel(&Kernels::power_merge_sample, device, "power_merge_sample")(args, rows, device.index, stream);
 }
 
+void power_merge_ranks(const PowerMergeRanksArgs& args, const Device& device, void* stream) {
+  HOMOTOPT_CHECK(args.ranks >= 1, "ranks: expected W >= 1, got ", args.ranks);
+  HOMOTOPT_CHECK(args.groups >= 1, "state: expected (G, 4) with G >= 1, got G = ", args.groups);
+  HOMOTOPT_CHECK(args.rank >= 0 && args.rank < args.ranks, "rank: expected a rank in [0, ", args.ranks, "), got ",
+                 args.rank);
+  HOMOTOPT_CHECK(args.gathered != nullptr && args.merged != nullptr && args.factors != nullptr,
+                 "gathered, merged, factors: expected (W, G, 4), (G, 4) and (G,) float64 tables, got a null pointer");
+  dispatch::kernel(&Kernels::power_merge_ranks, device, "power_merge_ranks")(args, device.index, stream);
+}
+
 void power_step(const PowerStepArgs& args, const std::vector<double>& powers, const std::vector<double>& alphas,
                 const Device& device, void* stream) {
   HOMOTOPT_CHECK(args.groups >= 1, "state: expected (G, 4) with G >= 1, got G = ", args.groups);

@@ -22,6 +22,7 @@ const Kernels& kernels() {
       power_accumulate,
       random_perturb,
       power_merge_sample,
+      power_merge_ranks,
       power_step,
       copy_to_device,
   };

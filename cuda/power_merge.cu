@@ -3,7 +3,8 @@
 // backends give the same bits (J is a batch: the serial sum is short next to the sample's backward).
 // The rows are kernel parameters (batches of kRows; a second batch merges again from the same input
 // into its own rows, which are tied to the first's), so nothing is uploaded and the host never waits.
-// The step factors: one thread per group, kRows groups per launch, their N and alpha kernel parameters.
+// The ranks' merge: one thread per group. The step factors: one thread per group, kRows groups per
+// launch, their N and alpha kernel parameters.
 #include <cstdint>
 #include <vector>
 
@@ -71,6 +72,11 @@ __global__ void merge_kernel(PowerMergeArgs p, Rows rows) {
     w[j] = static_cast<T>(p.sign * b * power_merge_weight<T>(p, k, limit, counts, j));
 }
 
+__global__ void ranks_kernel(PowerMergeRanksArgs p) {
+  const std::int64_t g = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x;
+  if (g < p.groups) power_merge_ranks_group(p, g);
+}
+
 // power_step: a batch of kRows groups per launch, their powers and rates kernel parameters.
 struct StepBatch {
   double power[kRows], alpha[kRows];
@@ -89,6 +95,12 @@ __global__ void step_kernel(PowerStepArgs p, StepBatch batch) {
 }
 
 }  // namespace
+
+void power_merge_ranks(const PowerMergeRanksArgs& args, int device, void* stream) {
+  DeviceGuard guard(device);
+  launch(ranks_kernel, blocks_for(args.groups, kRows), static_cast<unsigned>(kRows), static_cast<cudaStream_t>(stream),
+         args);
+}
 
 void power_step(const PowerStepArgs& args, const std::vector<double>& powers, const std::vector<double>& alphas,
                 int device, void* stream) {

@@ -260,15 +260,18 @@ def test_torch_rank_merge_follows_the_limit():
               torch.tensor([[-inf, 2.0, 2.0, -1e10], [-inf, 1.0, 2.0, -3e10], [inf, 2.0, 2.0, 2e10]]),
               torch.tensor([[-inf, 1.0, 2.0, -1e10], [3.0, 1.0, 2.0, -inf], [7.0, 1.0, 2.0, -inf]]),
               torch.tensor([[-inf, 0.0, 2.0, -inf], [-inf, 0.0, 2.0, -inf], [inf, 1.0, 2.0, 2e10]])]
-    allm = torch.stack([s[:, 0] for s in states])
-    alltop = torch.stack([s[:, 3] for s in states])
-    M = allm.max(0).values
-    scale, top = merge._limit_factors(allm, alltop, M, merge.rescale(allm, M.expand_as(allm)))
+    table = torch.stack(states).to(torch.float64).contiguous()  # (W, G, 4)
+    scale = torch.empty(4, 3, dtype=torch.float64)
+    merged = torch.empty(3, 4, dtype=torch.float64)
+    for r in range(4):  # the native rank merge (power_merge.hpp) as each rank runs it
+        _core.power_merge_ranks_pointers(table.data_ptr(), 4, 3, r, merged.data_ptr(), scale[r].data_ptr(),
+                                         _core.DeviceType.cpu, 0, 0)
     # group 0: four -inf states, the two with top -1e10 win; group 1: finite max 5; group 2: +inf, top 2e10
     want = torch.tensor([[0.0, 1.0, 0.0], [1.0, 0.0, 1.0], [1.0, math.exp(-2.0), 0.0], [0.0, 0.0, 1.0]],
-                        dtype=torch.float32)
+                        dtype=torch.float64)
     torch.testing.assert_close(scale, want, rtol=0, atol=1e-15)
-    assert top.tolist() == [-1e10, -inf, 2e10]
+    assert merged[:, 3].tolist() == [-1e10, -inf, 2e10]
+    assert merged[:, 1].tolist() == [3.0, 1.5 + math.exp(-2.0), 3.0] and merged[:, 2].tolist() == [8.0] * 3
     # the per-sample merge (native, power_merge.hpp): a sample in the +inf limit into a finite row, then a
     # tie, then a lower limit (J = 1, 2, 1 pairs counted)
     state = torch.tensor([[2.0, 1.0, 3.0, -inf]], dtype=torch.float64)

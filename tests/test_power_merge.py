@@ -222,3 +222,57 @@ def test_step_bad_inputs(kwargs, message):
     args.update(kwargs)
     with pytest.raises((ValueError, TypeError), match=message):
         _core.power_step_pointers(**args)
+
+
+# ---- power_merge_ranks: the ranks' tables merged -------------------------------------------------------
+RANK_ROWS = [STATES["finite"], STATES["empty"], STATES["low"], STATES["limit+"], STATES["limit-"],
+             [2.5, 1.0, 2.0, -inf], [inf, 1.0, 1.0, 3e9], [-inf, 4.0, 4.0, -1e10]]
+
+
+def merge_ranks(table, rank):
+    t = torch.tensor(table, dtype=torch.float64)
+    W, G, _ = t.shape
+    merged, factors = torch.empty(G, 4, dtype=torch.float64), torch.empty(G, dtype=torch.float64)
+    _core.power_merge_ranks_pointers(t.data_ptr(), W, G, rank, merged.data_ptr(), factors.data_ptr(),
+                                     _core.DeviceType.cpu, 0, 0)
+    return merged.numpy(), factors.numpy()
+
+
+@pytest.mark.parametrize("W", [1, 2, 3, 5])
+def test_merge_ranks_against_reference(W):
+    rng = np.random.default_rng(W)
+    G = 12
+    table = [[RANK_ROWS[i] for i in rng.integers(len(RANK_ROWS), size=G)] for _ in range(W)]
+    for rank in range(W):
+        got, f = merge_ranks(table, rank)
+        want, wf = reference.power_merge_ranks(table, rank)
+        np.testing.assert_allclose(got, want, rtol=RTOL, atol=0)
+        np.testing.assert_allclose(f, wf, rtol=RTOL, atol=0)
+
+
+def test_merge_ranks_cases():
+    # finite states: factors e^(m_r - M); a limit state wins over every finite one; ties of a limit add
+    got, f = merge_ranks([[STATES["finite"], STATES["limit+"], STATES["empty"]],
+                          [STATES["low"], [inf, 5.0, 2.0, 1e10], STATES["empty"]]], 0)
+    assert got[0, 0] == 2.5 and got[0, 1] == 3.25 + 1.5 * math.exp(-1e4 - 2.5) and got[0, 2] == 6
+    assert got[1].tolist() == [inf, 7.0, 5.0, 1e10] and f[1] == 1.0
+    assert got[2].tolist() == [-inf, 0.0, 0.0, -inf] and f[2] == 0.0
+    got, f = merge_ranks([[[inf, 2.0, 3.0, 5.0]], [[inf, 1.0, 1.0, 7.0]]], 0)  # higher top wins the limit
+    assert got[0].tolist() == [inf, 1.0, 4.0, 7.0] and f[0] == 0.0
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(ranks=0), "ranks: expected W >= 1"),
+    (dict(groups=0), r"state: expected \(G, 4\) with G >= 1"),
+    (dict(rank=2), r"rank: expected a rank in \[0, 2\), got 2"),
+    (dict(rank=-1), r"rank: expected a rank in \[0, 2\), got -1"),
+    (dict(merged=0), "gathered, merged, factors: expected"),
+])
+def test_merge_ranks_bad_inputs(kwargs, message):
+    t = torch.zeros(2, 1, 4, dtype=torch.float64)
+    merged, factors = torch.zeros(1, 4, dtype=torch.float64), torch.zeros(1, dtype=torch.float64)
+    args = dict(gathered=t.data_ptr(), ranks=2, groups=1, rank=0, merged=merged.data_ptr(),
+                factors=factors.data_ptr(), device_type=_core.DeviceType.cpu, device_index=0, stream=0)
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=message):
+        _core.power_merge_ranks_pointers(**args)

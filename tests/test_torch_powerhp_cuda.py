@@ -121,3 +121,22 @@ def test_sample_writer_bits_equal_cpu(dtype, rng):
     SampleWriter([(g, cp, place) for (g, _, place), cp in zip(entries, cps)], cmus, [0.3, 2.0], 7, 2, sum(sizes))(3)
     for a, b in zip(ps, cps):
         assert torch.equal(a, b.cpu())
+
+
+def test_power_merge_ranks_equals_cpu(rng):
+    inf = float("inf")
+    rows = [[1.5, 2.0, 3.0, -inf], [-inf, 0.0, 0.0, -inf], [inf, 2.0, 3.0, 1e10], [-inf, 1.0, 2.0, -1e10],
+            [4.0, 1.0, 1.0, -inf]]
+    W, G = 3, 70  # three blocks of the kernel's 32 groups
+    table = torch.tensor([[rows[i] for i in rng.integers(len(rows), size=G)] for _ in range(W)], dtype=torch.float64)
+    out = {}
+    for dev in ["cpu", "cuda"]:
+        t = table.to(dev)
+        merged = torch.empty(G, 4, dtype=torch.float64, device=dev)
+        factors = torch.empty(G, dtype=torch.float64, device=dev)
+        kind = _core.DeviceType.cuda if dev == "cuda" else _core.DeviceType.cpu
+        stream = torch.cuda.current_stream().cuda_stream if dev == "cuda" else 0
+        _core.power_merge_ranks_pointers(t.data_ptr(), W, G, 1, merged.data_ptr(), factors.data_ptr(), kind, 0, stream)
+        out[dev] = (merged.cpu(), factors.cpu())
+    for a, b in zip(out["cpu"], out["cuda"]):  # exp_nonpositive and IEEE adds: the same code on both
+        torch.testing.assert_close(b, a, rtol=1e-15, atol=0)

@@ -27,6 +27,10 @@ void power_merge_sample_entry(const PowerMergeArgs& args, const std::vector<std:
   power_merge_sample(args, rows);
 }
 
+void power_merge_ranks_entry(const PowerMergeRanksArgs& args, int /*device*/, void* /*stream*/) {
+  power_merge_ranks(args);
+}
+
 void power_step_entry(const PowerStepArgs& args, const std::vector<double>& powers, const std::vector<double>& alphas,
                       int /*device*/, void* /*stream*/) {
   power_step(args, powers, alphas);
@@ -50,6 +54,7 @@ extern const Kernels kKernels = {
     &power_accumulate_entry,
     &random_perturb_entry,
     &power_merge_sample_entry,
+    &power_merge_ranks_entry,
     &power_step_entry,
     &copy_to_device,
 };

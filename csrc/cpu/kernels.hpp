@@ -50,6 +50,7 @@ void random_fill(const ArrayView& out, Distribution distribution, const RandomKe
 void random_indices(const ArrayView& out, std::uint64_t n, const RandomKey& key, std::uint64_t offset);
 void random_perturb(const std::vector<PerturbTensor>& tensors, const RandomKey& key);
 void power_merge_sample(const PowerMergeArgs& args, const std::vector<std::int32_t>& rows);
+void power_merge_ranks(const PowerMergeRanksArgs& args);
 void power_step(const PowerStepArgs& args, const std::vector<double>& powers, const std::vector<double>& alphas);
 O2ncResult o2nc_update(const std::vector<O2ncTensor>& tensors, const std::vector<O2ncGroup>& groups,
                        const O2ncOptions& options, int device);

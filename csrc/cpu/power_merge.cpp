@@ -35,6 +35,10 @@ void power_merge_sample(const PowerMergeArgs& args, const std::vector<std::int32
   else merge_sample<double>(args, rows);
 }
 
+void power_merge_ranks(const PowerMergeRanksArgs& args) {
+  for (std::int64_t g = 0; g < args.groups; ++g) power_merge_ranks_group(args, g);
+}
+
 void power_step(const PowerStepArgs& args, const std::vector<double>& powers, const std::vector<double>& alphas) {
   const bool found = args.found != nullptr && *args.found != 0;
   for (std::int64_t g = 0; g < args.groups; ++g) {

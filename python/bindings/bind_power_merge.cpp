@@ -29,6 +29,18 @@ void bind_power_merge(py::module_& m) {
       py::arg("groups"), py::arg("rows"), py::arg("coefficients"), py::arg("weights"), py::arg("device_type"),
       py::arg("device_index"), py::arg("stream"), py::arg("sign") = 1.0);
   m.def(
+      "power_merge_ranks_pointers",
+      [](std::uintptr_t gathered, std::int64_t ranks, std::int64_t groups, std::int64_t rank, std::uintptr_t merged,
+         std::uintptr_t factors, DeviceType device_type, int device_index, std::uintptr_t stream) {
+        const PowerMergeRanksArgs args{reinterpret_cast<const double*>(gathered), ranks, groups, rank,
+                                       reinterpret_cast<double*>(merged), reinterpret_cast<double*>(factors)};
+        const Device device{device_type, device_index};
+        py::gil_scoped_release release;
+        power_merge_ranks(args, device, reinterpret_cast<void*>(stream));
+      },
+      py::arg("gathered"), py::arg("ranks"), py::arg("groups"), py::arg("rank"), py::arg("merged"),
+      py::arg("factors"), py::arg("device_type"), py::arg("device_index"), py::arg("stream"));
+  m.def(
       "power_step_pointers",
       [](std::uintptr_t state, std::int64_t groups, StepRule rule, const std::vector<double>& powers,
          const std::vector<double>& alphas, std::uintptr_t norms, std::uintptr_t found, std::uintptr_t coefficients,

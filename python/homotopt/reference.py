@@ -197,6 +197,25 @@ def power_merge_sample(values, counted, power: float, state, rows):
     return w * fb, (fa, fb), state
 
 
+def power_merge_ranks(gathered, rank: int):
+    """(merged (G, 4), factors (G,)) of power_merge.hpp's power_merge_ranks in float64: per group the
+    largest m over the ranks (then the largest top among them when that m is infinite), each rank's factor
+    e^(m_r - M) (or 1 on the limit's ties, 0 elsewhere; 0 where s_r = 0), s = sum factor_r s_r, counts
+    summed; `factors` are rank `rank`'s."""
+    t = np.asarray(gathered, dtype=np.float64)  # (W, G, 4)
+    W, G, _ = t.shape
+    merged, factors = np.zeros((G, 4)), np.zeros(G)
+    for g in range(G):
+        m, s, n, top = t[:, g, 0], t[:, g, 1], t[:, g, 2], t[:, g, 3]
+        M = m.max()
+        T = top[m == M].max() if not math.isfinite(M) else -math.inf
+        with np.errstate(invalid="ignore"):
+            f = np.where(s > 0, (m == M) & (top == T) if not math.isfinite(M) else np.exp(m - M), 0.0)
+        merged[g] = [M, float((f * s).sum()), float(n.sum()), T]
+        factors[g] = f[rank]
+    return merged, factors
+
+
 def power_step(state, rule: str, powers, alphas, norms=None, found: bool = False) -> np.ndarray:
     """(G, 2) rows (1, e_g) of power_merge.hpp's power_step in float64: e_g = step_multiplier(rule, alpha_g,
     N_g, log_scale_g, ||u||_g / s_g) / s_g, log_scale = log N + m + log s - log count; 0 when s_g = 0 or

@@ -17,6 +17,11 @@
 // weights: d(sum_j b w_j f_j) / d value_j).
 // Every array lives in the memory of `device` (host memory for the CPU): a GPU caller never waits.
 //
+// With several processes, power_merge_ranks merges the ranks' tables (gathered: W x G x 4) group by group
+// with LseState::merge (rank order), writes the merged rows, and this rank's factor per group, by which
+// its u enters the sum over ranks (u = sum_r factor_r u_r, factor_to of lse.hpp); the merged s is the
+// same sum of the ranks' s, so u / s stays consistent whatever the limit mode.
+//
 // After the samples (and the ranks) are merged, power_step turns each group's row into the factor of
 // its step p = mu + e_g u (the direction is d = u / s):
 //   e_g = step_multiplier(rule, alpha_g, N_g, log_scale_g, ||d||_g) / s_g     (runner.hpp, lse.hpp)
@@ -123,6 +128,37 @@ HOMOTOPT_HD inline double power_merge_rows(const PowerMergeArgs& p, const std::i
   return b;
 }
 
+struct PowerMergeRanksArgs {
+  const double* gathered;  // (W, G, 4): every rank's rows (m, s, count, top)
+  std::int64_t ranks;      // W
+  std::int64_t groups;     // G
+  std::int64_t rank;       // this rank, in [0, W)
+  double* merged;          // (G, 4) written
+  double* factors;         // (G,) written: this rank's factor of u per group
+};
+
+// One group of power_merge_ranks.
+HOMOTOPT_HD inline void power_merge_ranks_group(const PowerMergeRanksArgs& p, std::int64_t g) {
+  auto state = [&](std::int64_t r) {
+    const double* row = p.gathered + 4 * (r * p.groups + g);
+    return LseState{row[0], row[1], row[3]};
+  };
+  LseState merged;
+  double count = 0.0;
+  for (std::int64_t r = 0; r < p.ranks; ++r) {
+    merged.merge(state(r));
+    count += p.gathered[4 * (r * p.groups + g) + 2];
+  }
+  double s = 0.0;
+  for (std::int64_t r = 0; r < p.ranks; ++r) s += state(r).factor_to(merged) * state(r).s;
+  double* out = p.merged + 4 * g;
+  out[0] = merged.m;
+  out[1] = s;
+  out[2] = count;
+  out[3] = merged.top;
+  p.factors[g] = state(p.rank).factor_to(merged);
+}
+
 struct PowerStepArgs {
   const double* state;        // (G, 4) rows (m, s, count, top)
   std::int64_t groups;        // G
@@ -145,6 +181,9 @@ HOMOTOPT_HD inline double power_step_factor(StepRule rule, double power, double 
 // On CUDA the work is enqueued on `stream` (a cudaStream_t) and the call returns at once.
 HOMOTOPT_API void power_merge_sample(const PowerMergeArgs& args, const std::vector<std::int32_t>& rows,
                                      const Device& device, void* stream = nullptr);
+
+// power_merge_ranks for every group.
+HOMOTOPT_API void power_merge_ranks(const PowerMergeRanksArgs& args, const Device& device, void* stream = nullptr);
 
 // power_step for every group: powers and alphas are G host numbers (N_g >= 0, alpha_g > 0, finite).
 HOMOTOPT_API void power_step(const PowerStepArgs& args, const std::vector<double>& powers,

@@ -10,6 +10,9 @@ of sum_j e^(a_j - m_k) f_j. That scalar work is one native call per sample and p
 (``_core.power_accumulate_pointers`` with no g) on the tensors' memory, and autograd's accumulation
 adds the sample's e^(m_k - M) g_k.
 
+With several ranks the tables are merged natively too (``_core.power_merge_ranks_pointers``), and the
+step's factors come from ``_core.power_step_pointers``: no formula of lse.hpp is re-written here.
+
 When N f overflows (N top = +-inf for the largest counted f = top), lse.hpp's N -> infinity limit rule
 applies, exactly as in the native code: the sample's weights are 1 on the ties of top and 0 elsewhere,
 the state holds top (-inf while m is finite) and states rank by m, then by top for the same infinite m.
@@ -24,23 +27,6 @@ import torch
 
 from .. import _core
 from ._native import DTYPES, device_args
-
-
-def rescale(frm: torch.Tensor, to: torch.Tensor) -> torch.Tensor:
-    """e^(frm - to) for frm <= to, and 1 where frm == to (also -inf == -inf: the empty state)."""
-    return torch.where(frm == to, torch.ones_like(frm), torch.exp(frm - to))
-
-
-def _limit_factors(m: torch.Tensor, top: torch.Tensor, M: torch.Tensor, ca: torch.Tensor):
-    """The factors of states (m, top) (any shape, the states on axis 0 when stacked) against the merged
-    max M where M is infinite (lse.hpp's limit rule: 1 for the states of rank (M, T), T the largest top
-    among those with m == M, else 0), and ca where M is finite; with the merged top."""
-    at_max = m == M
-    T = torch.where(at_max, top, torch.full_like(top, -math.inf))
-    T = T.max(dim=0).values if T.dim() > M.dim() else T
-    limit = at_max & (top == T) & (T > -math.inf)
-    inf = ~torch.isfinite(M)
-    return torch.where(inf, limit.to(ca.dtype), ca), torch.where(inf, T, torch.full_like(T, -math.inf))
 
 
 def merge_sample(state: torch.Tensor, coefficients: torch.Tensor, f: torch.Tensor, counted: torch.Tensor | None,
@@ -135,30 +121,28 @@ def any_nonfinite(us: Sequence[torch.Tensor], device: torch.device) -> torch.Ten
 
 def merge_across_ranks(state: torch.Tensor, us: Sequence[torch.Tensor | None], groups: Sequence[int],
                        process_group) -> torch.Tensor:
-    """Merges every rank's (m, s, count, top) (G, 4) and u: one all_gather of the scalars and one
-    all_reduce of u rescaled to the common maximum (lse.hpp's limit rule where it is infinite). Returns
-    the merged (G, 4); u is merged in place."""
+    """Merges every rank's (m, s, count, top) (G, 4) and u: one all_gather of the scalars, one native
+    merge of them (``_core.power_merge_ranks_pointers``, power_merge.hpp: LseState::merge in rank order,
+    each rank's factor by factor_to) and one all_reduce of u times this rank's factors. Returns the
+    merged (G, 4); u is merged in place."""
     import torch.distributed as dist
 
-    world = dist.get_world_size(process_group)
+    world, rank = dist.get_world_size(process_group), dist.get_rank(process_group)
     gathered = [torch.empty_like(state) for _ in range(world)]
     dist.all_gather(gathered, state, group=process_group)
-    allm = torch.stack([t[:, 0] for t in gathered])           # (W, G)
-    M = allm.max(dim=0).values                                 # (G,)
-    alltop = torch.stack([t[:, 3] for t in gathered])         # (W, G)
-    scale = rescale(allm, M.expand_as(allm))                   # (W, G): e^(m_r - M), 1 where equal
-    scale, top = _limit_factors(allm, alltop, M, scale)        # the limit where M is +-inf
-    s = (torch.stack([t[:, 1] for t in gathered]) * scale).sum(0)
-    count = torch.stack([t[:, 2] for t in gathered]).sum(0)
-    rank = dist.get_rank(process_group)
-    mine = scale[rank]                                         # (G,)
+    table = torch.stack(gathered)  # (W, G, 4)
+    merged = torch.empty_like(state)
+    factors = torch.empty(state.shape[0], dtype=torch.float64, device=state.device)
+    kind, index, stream = device_args(state.device, "params")
+    _core.power_merge_ranks_pointers(table.data_ptr(), world, state.shape[0], rank, merged.data_ptr(),
+                                     factors.data_ptr(), kind, index, stream)
     held = [(u, g) for u, g in zip(us, groups) if u is not None]  # None: frozen on every rank
     if held:
-        flat = torch.cat([u.reshape(-1).to(torch.float64) * mine[g] for u, g in held])
+        flat = torch.cat([u.reshape(-1).to(torch.float64) * factors[g] for u, g in held])
         dist.all_reduce(flat, group=process_group)
         offset = 0
         for u, _ in held:
             n = u.numel()
             u.copy_(flat[offset:offset + n].view_as(u))
             offset += n
-    return torch.stack([M, s, count, top], dim=1)
+    return merged
