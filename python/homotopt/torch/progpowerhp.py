@@ -25,8 +25,7 @@ from ..schedules import LearningRate, PowerSchedule, SigmaSchedule, as_lr, as_po
 from . import _powerhp_merge as merge
 from ._native import device_args
 from ._powerhp_parts import (BufferFreeze, SampleWriter, bad_fitness_error, check_group, device_of, fitness_sum,
-                             group_schedule, values_of,
-                             power_plan, vectorized_merge)
+                             group_schedule, power_plan, values_of, vectorized_merge)
 
 __all__ = ["ProgPowerHP"]
 
@@ -271,7 +270,7 @@ class ProgPowerHP(torch.optim.Optimizer):
         host = coef.numpy() if on_cpu else None  # views of the tables: reads without torch ops
         dev = device_args(state.device, "params")
         for n_i, (N, gids, wanted, held_groups) in enumerate(plan):
-            wb = merge.merge_sample(state, coef, v, None, N, gids, self._sign, dev)  # one power's groups share (a, b)
+            wb = merge.merge_sample(state, coef, v, None, N, gids, self._sign, dev)  # the power's groups: one (a, b)
             if n_i == 0 and self.nan_policy == "raise":  # a host read of the count: one wait per sample on a GPU
                 counted = state.numpy()[gids[0], 2] if on_cpu else float(state[gids[0], 2])
                 if counted != told:
