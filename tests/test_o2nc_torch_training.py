@@ -192,3 +192,19 @@ def test_a_grad_of_another_shape_is_rejected_not_read_past_its_end():
     with pytest.raises(ValueError, match=r"grad: expected shape \(64,\), got \(1,\)"):
         opt.step()
     assert torch.equal(w.detach(), before)
+
+
+def test_a_failed_rebuild_fails_again_rather_than_stepping_the_old_table():
+    # After a good step, y.data is made to alias x's memory: the rebuild refuses (overlap). The next
+    # step must refuse again, not step the table of the old memory (before the table's module was split
+    # out, the keys were updated before the table was made, and that step wrote through the old pointers).
+    x, y = torch.nn.Parameter(torch.ones(6)), torch.nn.Parameter(torch.ones(6))
+    opt = ht.ExpO2NC([x, y], lr=0.1, momentum=0.9, seed=3)
+    x.grad, y.grad = torch.ones(6), torch.ones(6)
+    opt.step()
+    y.data = x.data[:]
+    before = x.detach().clone()
+    for _ in range(2):
+        with pytest.raises(ValueError, match=r"params\[0\] and params\[1\]: expected memory of their own"):
+            opt.step()
+    assert torch.equal(x.detach(), before) and opt.step_count == 1

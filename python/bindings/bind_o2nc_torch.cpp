@@ -71,10 +71,11 @@ const TensorAccess* tensor_access(PyTypeObject* type) {
 
 void bind_o2nc_torch(py::module_& m) {
   // homotopt.torch's per-step check of its cached O2ncTable, in one call instead of a Python loop.
-  // `param_lists`: each group's list of params; `keys`: one tuple per param, as ExpO2NC._build made it:
-  // (p, None) for a param without grad then, else (p, data_ptr, shape, strides, dtype, D, contiguous,
-  // state). Returns the grads' pointers (0: no grad), or None when anything differs from the keys or a
-  // grad is not of its param's dtype and layout (the Python path then decides: copy, error or rebuild).
+  // `param_lists`: each group's list of params; `keys`: one tuple per param, as build_table
+  // (python/homotopt/torch/_o2nc_table.py) made it: (p, None) for a param without grad then, else
+  // (p, data_ptr, shape, strides, dtype, D, contiguous, state). Returns the grads' pointers (0: no
+  // grad), or None when anything differs from the keys or a grad is not of its param's dtype and layout
+  // (the Python path then decides: copy, error or rebuild).
   // Reads tensor attributes through Python's C API (the core links no torch), with as few calls and
   // temporary objects as the check allows: a param contiguous at build is checked with is_contiguous()
   // and its shape (which fix its strides) rather than stride() tuples.

@@ -20,6 +20,11 @@ Threads: on the CPU the update runs on homotopt's OpenMP threads. ``torch.set_nu
 them too (torch and homotopt share libgomp's thread count), while ``homotopt.set_num_threads(n)``
 leaves torch's alone.
 
+Files: this one holds the optimizer (settings, seed and counter, step, copies, state_dict);
+``_o2nc_table.py`` the table kept in C++ between steps (its build, the per-step check in Python when the
+native one declines, and the step over contiguous copies for non-dense parameters); ``_o2nc_support.py``
+the shared seed, the param-group dict and the custom op of the compiled step.
+
 Importing this module imports torch; ``import homotopt`` does not.
 """
 
@@ -33,25 +38,13 @@ import torch
 from .. import _core
 from .._validation import boolean, counter32, require_keys, seed as check_seed
 from ..o2nc import check_hyper, nan_policy_code, scaling_code
-from ._native import DEVICES, DTYPES, stream_of
+from ._native import DEVICES, stream_of
 from ._o2nc_support import ParamGroup, hyper_rows, inverse_scale, o2nc_step, shared_seed
+from ._o2nc_table import build_table, step_over_copies, table_grads
 
 __all__ = ["ExpO2NC"]
 
 SKIP_WARNING_RUN = 10  # consecutive skipped steps that make the one warning
-
-
-def _flat_layout(p: torch.Tensor) -> bool:
-    """Whether p's elements fill one dense block of memory in some order of its axes (row-major,
-    channels-last, transposed): then the update runs on that memory, element by element."""
-    if p.is_contiguous():
-        return True
-    expected = 1
-    for stride, size in sorted((st, sz) for st, sz in zip(p.stride(), p.shape) if sz != 1):
-        if stride != expected:
-            return False
-        expected *= size
-    return True
 
 
 def _number(x: Any) -> Any:
@@ -255,110 +248,6 @@ class ExpO2NC(torch.optim.Optimizer):
     def found_inf(self) -> None:
         self._amp_found_inf = None
 
-    # ---- the table of parameters, kept in C++ between steps ----
-    def _build(self, device: torch.device) -> None:
-        """Checks every parameter once and hands the table to C++; keys say when to do it again."""
-        xs, ds, numels, dtypes, ddtypes, sizes, keys = [], [], [], [], [], [], []
-        slow = False
-        old = {id(key[0]): key for key in self._keys if key[1] is not None}
-        for k, group in enumerate(self.param_groups):
-            count = 0
-            for i, p in enumerate(group["params"]):
-                if p.grad is None:  # no state for it: the table is rebuilt when it gets a grad
-                    keys.append((p, None))
-                    continue
-                count += 1
-                name = f"param_groups[{k}]['params'][{i}]"
-                if p.dtype not in DTYPES:
-                    raise TypeError(f"{name}: expected dtype float32, float64, float16 or bfloat16, got {p.dtype}")
-                if p.device != device:
-                    raise ValueError(f"{name}: expected a tensor on {device} (the device of the first parameter), "
-                                     f"got one on {p.device}")
-                flat = _flat_layout(p)
-                slow = slow or not flat
-                state = self.state[p]
-                D = state.get("D")
-                want = self.buffer_dtype if self.buffer_dtype is not None and p.dtype in (torch.float16,
-                                                                                       torch.bfloat16) else p.dtype
-                if D is None:
-                    D = torch.zeros_like(p, dtype=want, memory_format=torch.preserve_format if flat else
-                                         torch.contiguous_format)
-                elif (D.shape != p.shape or D.stride() != p.stride()) and flat and D.numel() == p.numel() and \
-                        id(p) in old and old[id(p)][1] == p.data_ptr() and old[id(p)][5] is D:
-                    # The same memory seen through another shape or strides (p.data = p.data.t(), square or
-                    # not): D keeps its element-for-element pairing with p's memory, seen the same way.
-                    D = D.as_strided(p.shape, p.stride(), D.storage_offset())
-                elif D.shape != p.shape:
-                    raise ValueError(f"state of {name}: expected a buffer D of shape {tuple(p.shape)}, got "
-                                     f"{tuple(D.shape)}")
-                elif D.dtype != want or D.device != p.device or (flat and D.stride() != p.stride()) or (
-                        not flat and not D.is_contiguous()):
-                    fmt = torch.preserve_format if flat else torch.contiguous_format
-                    D = torch.empty_like(p, dtype=want, memory_format=fmt).copy_(D)  # in p's layout
-                state["D"] = D
-                xs.append(p.data_ptr())
-                ds.append(D.data_ptr())
-                numels.append(p.numel())
-                dtypes.append(DTYPES[p.dtype])
-                ddtypes.append(DTYPES[D.dtype])
-                # (the 7th: contiguous, so that the per-step check can ask is_contiguous() instead of stride())
-                keys.append((p, p.data_ptr(), p.shape, p.stride(), p.dtype, D, p.is_contiguous(), state))
-            sizes.append(count)
-        self._slow = slow
-        self._keys = keys
-        # With a non-dense parameter the table is made per step over contiguous copies (_step_slow).
-        self._table = None if slow else _core.O2ncTable(xs, ds, numels, dtypes, ddtypes, DEVICES[device.type],
-                                                         device.index or 0, sizes)
-
-    def _grads(self) -> list | None:
-        """The grads' pointers for the table (0: no grad), or None when the table is stale."""
-        keys = self._keys
-        out = []
-        n = 0
-        for group in self.param_groups:
-            for p in group["params"]:
-                if n >= len(keys):
-                    return None
-                key = keys[n]
-                n += 1
-                g = p.grad
-                if key[1] is None:
-                    if key[0] is not p or g is not None:
-                        return None
-                    continue
-                if (key[0] is not p or key[1] != p.data_ptr() or key[3] != p.stride() or key[2] != p.shape
-                        or key[4] is not p.dtype or key[7].get("D") is not key[5]):
-                    # (key[7] is state[p], kept: looking a tensor up in self.state costs more than the rest;
-                    # load_state_dict, which replaces the state dicts, resets the keys)
-                    return None
-                if g is None:
-                    out.append(0)
-                    continue
-                if g.shape != key[2]:  # `p.grad.data = t` skips torch's own check; never read past g's end
-                    raise ValueError(f"{self._name(n - 1)}.grad: expected shape {tuple(key[2])}, got {tuple(g.shape)}")
-                try:
-                    same = g.dtype is key[4] and g.stride() == key[3]
-                except RuntimeError:  # sparse tensors have no strides
-                    same = False
-                if same:
-                    out.append(g.data_ptr())
-                else:
-                    if g.layout is not torch.strided:
-                        raise TypeError(f"{self._name(n - 1)}.grad: expected a dense gradient, got a sparse one "
-                                        "(ExpO2NC has no sparse update)")
-                    # Another layout or dtype: a copy in p's (a read-only input; nothing is lost).
-                    copy = torch.empty_like(p).copy_(g)
-                    self._keep.append(copy)
-                    out.append(copy.data_ptr())
-        return out if n == len(keys) else None
-
-    def _name(self, flat_index: int) -> str:
-        for k, group in enumerate(self.param_groups):
-            if flat_index < len(group["params"]):
-                return f"param_groups[{k}]['params'][{flat_index}]"
-            flat_index -= len(group["params"])
-        return "params"
-
     def _hypers(self) -> list:
         return [(_number(g["lr"]), float(g["momentum"]), float(g["mu"]), float(g["weight_decay"]), bool(g["maximize"]))
                 for g in self.param_groups]
@@ -399,21 +288,22 @@ class ExpO2NC(torch.optim.Optimizer):
                 state[1] = state[1] | (1 << 32) if device.type == "cpu" else state[1]
                 return loss
             check = False
-        self._keep: list = []
+        self._keep: list = []  # grads copied into their parameter's layout, kept until the step has run
         grads = None
-        if self._table is not None:  # the cached table, checked in one native call (or by _grads)
+        if self._table is not None:  # the cached table, checked in one native call (or by table_grads)
             grads = _core._o2nc_torch_grads([g["params"] for g in self.param_groups], self._keys)
             if grads is None:
-                grads = self._grads()
+                grads = table_grads(self.param_groups, self._keys, self._keep)
         if grads is None:
-            self._build(device)
-            grads = None if self._slow else self._grads()
+            self._keys, self._table, self._slow = build_table(self.param_groups, self.state, device,
+                                                              self.buffer_dtype, self._keys)
+            grads = None if self._slow else table_grads(self.param_groups, self._keys, self._keep)
         if (not any(grads)) if grads is not None else not any(p.grad is not None for g in self.param_groups
                                                               for p in g["params"]):
             return loss  # no gradients at all: nothing to do
         stream = stream_of(device)
         if self._slow:
-            self._step_slow(check, state, stream, multiplier)
+            step_over_copies(self.param_groups, self.state, state, self._op_codes, check, multiplier)
             skipped = device.type == "cpu" and bool(int(state[1]) >> 32)
         else:
             skipped = self._table.step(grads, self._hypers(), self._scaling, None, check, self._nan_policy,
@@ -423,30 +313,6 @@ class ExpO2NC(torch.optim.Optimizer):
         if device.type == "cpu":
             self._count_skip(bool(skipped))
         return loss
-
-    def _step_slow(self, check: bool, state: torch.Tensor, stream: int, multiplier: float) -> None:
-        """Non-dense parameters: one call over contiguous copies, copied back (nothing else changes)."""
-        params, grads, bufs, sizes, back = [], [], [], [], []
-        for group in self.param_groups:
-            count = 0
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                x = p if _flat_layout(p) else p.contiguous()
-                D = self.state[p]["D"]
-                g = p.grad if p.grad.dtype == p.dtype and p.grad.stride() == x.stride() else \
-                    torch.empty_like(x).copy_(p.grad)
-                if x is not p:
-                    back.append((p, x))
-                params.append(x)
-                grads.append(g)
-                bufs.append(D)
-                count += 1
-            sizes.append(count)
-        o2nc_step(params, grads, bufs, state, sizes, hyper_rows(self.param_groups), self._op_codes[0], check,
-                  self._op_codes[1], multiplier)
-        for p, x in back:
-            p.copy_(x)
 
     def _step_compiled(self) -> None:
         """Under torch.compile: the custom op over the params with grads (traced, kept in the graph)."""
