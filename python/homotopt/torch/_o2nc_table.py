@@ -34,13 +34,14 @@ def flat_layout(p: torch.Tensor) -> bool:
 
 
 def build_table(param_groups: list, state_of: Any, device: torch.device, buffer_dtype: torch.dtype | None,
-                old_keys: list) -> tuple[list, Any, bool]:
+                old_keys: list) -> tuple[list, _core.O2ncTable | None, bool]:
     """Checks every parameter once and makes the table; returns (keys, table, slow).
 
     ``state_of`` is the optimizer's ``state`` (D is made or fixed there), ``old_keys`` the last build's
     keys (a D re-viewed after ``p.data = p.data.t()`` is recognized through them). ``slow``: a parameter
     is not dense; then the table is None and each step runs through ``step_over_copies``."""
-    xs, ds, numels, dtypes, ddtypes, sizes, keys = [], [], [], [], [], [], []
+    xs, ds, numels, dtypes, ddtypes, sizes = [], [], [], [], [], []
+    keys: list[tuple[Any, ...]] = []
     slow = False
     old = {id(key[0]): key for key in old_keys if key[1] is not None}
     for k, group in enumerate(param_groups):
