@@ -86,6 +86,14 @@ struct Kernels {
                      int device, void* stream);
   // Copies `bytes` from host memory into `dst` (on its stream) and waits.
   void (*copy_to_device)(const ArrayView& dst, const void* src, std::size_t bytes);
+  // The one-shot power gradient with its result written where the arrays live: reduces checked pairs,
+  // raises (before writing anything) as reduce_power does, then writes direction and, when not empty,
+  // gradient (checked (d,) outputs on the values' device), as PowerState(d) updated once and its
+  // result() would, and returns the scalars. Null (the CPU): the front end reduces with reduce_power
+  // and writes the result from its host state, which on the CPU is where the outputs are.
+  PowerResultStats (*power_gradient)(const ArrayView& values, const ArrayView& grads, const PairShape& shape,
+                                     double power, NanPolicy policy, const ArrayView& direction,
+                                     const ArrayView& gradient);
 };
 
 namespace cpu {
@@ -111,6 +119,11 @@ Fn kernel(Fn Kernels::*entry, const Device& device, const char* op) {
   if (!(k.*entry)) unsupported(k, op);
   return k.*entry;
 }
+// The entry `entry` of `device`'s backend, or null when that backend lacks it (for ops with a fallback).
+template <class Fn>
+Fn optional_kernel(Fn Kernels::*entry, const Device& device, const char* op) {
+  return backend(device, op).*entry;
+}
 // The error of nan_policy = raise for grads[tensor][element] = value (every backend raises this one).
 [[noreturn]] void o2nc_raise_nonfinite(std::size_t tensor, std::int64_t element, double value);
 // Bytes of one element of `t` (o2nc.cpp).
@@ -128,6 +141,9 @@ void phase_retrieval_reduce(const ArrayView& A, const ArrayView& y, const ArrayV
                             const ArrayView& rows, const SampleSpec& spec, PowerState::Parts& parts,
                             double* u);
 void copy_to_device(const ArrayView& dst, const void* src, std::size_t bytes);
+// One host synchronization (a status copy) per call; the result written on the device (power_finalize.cuh).
+PowerResultStats power_gradient(const ArrayView& values, const ArrayView& grads, const PairShape& shape, double power,
+                                NanPolicy policy, const ArrayView& direction, const ArrayView& gradient);
 void random_fill(const ArrayView& out, Distribution distribution, const RandomKey& key,
                  std::uint64_t offset);
 // O2NC on checked tensors of CUDA device `device` (cuda/o2nc.cu). o2nc_update_device enqueues the step

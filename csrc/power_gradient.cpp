@@ -108,7 +108,7 @@ void PowerState::merge_parts(double power, const Parts& parts, const double* u) 
                    " (one state reduces one N), got ", power);
   }
   const LseScale c = lse_.merge(parts.lse);
-  for (std::size_t i = 0; i < u_.size(); ++i) u_[i] = u_[i] * c.self + u[i] * c.other;
+  for (std::size_t i = 0; i < u_.size(); ++i) u_[i] = lse_combine(u_[i], u[i], c);
   count_ += parts.count;
   omitted_ += parts.omitted;
 }
@@ -225,6 +225,15 @@ PowerResultStats PowerState::result(const ArrayView& direction, const ArrayView&
 PowerResultStats power_gradient(const ArrayView& values, const ArrayView& grads, double power,
                                 NanPolicy policy, const ArrayView& direction, const ArrayView& gradient) {
   const PairShape shape = check_power_inputs(values, grads, power);
+  // A backend that writes the result where the arrays live (CUDA: no host round trip of u) takes the
+  // whole call when the outputs are on the values' device; otherwise the host state below.
+  const auto one_shot = dispatch::optional_kernel(&Kernels::power_gradient, values.device, "power_gradient");
+  if (one_shot && direction.device == values.device &&
+      (gradient.empty_view() || gradient.device == values.device)) {
+    check_result_output(direction, shape.d, "direction");
+    if (!gradient.empty_view()) check_result_output(gradient, shape.d, "gradient");
+    return one_shot(values, grads, shape, power, policy, direction, gradient);
+  }
   PowerState state(shape.d);
   reduce_into(state, values, grads, shape, power, policy);
   return state.result(direction, gradient);

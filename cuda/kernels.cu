@@ -25,6 +25,7 @@ const Kernels& kernels() {
       power_merge_ranks,
       power_step,
       copy_to_device,
+      power_gradient,
   };
   return table;
 }

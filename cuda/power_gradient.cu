@@ -6,6 +6,9 @@
 // No float atomics: the grid depends only on the shapes, so results are bitwise the same run to run.
 // Bad values raise through an integer atomicMin of the first bad pair (the CPU names the same pair);
 // a non-finite u triggers the scan for non-finite gradients, then a rerun with those pairs masked.
+// Per call (issue 15): scratch from the stream's workspace (workspace.cuh, no allocation), one memset and
+// the four kernels back to back, one copy of a packed status into pinned memory and one wait; the
+// one-shot form then writes its result on the device (power_finalize.cuh) instead of copying u back.
 #include <cstdint>
 #include <limits>
 #include <vector>
@@ -13,6 +16,8 @@
 #include "backend.hpp"
 #include "common.cuh"
 #include "dtype_dispatch.hpp"
+#include "power_finalize.cuh"
+#include "workspace.cuh"
 
 namespace homotopt::cuda {
 namespace {
@@ -114,13 +119,14 @@ __global__ void grads_kernel(const T* values, const T* grads, std::int64_t P, st
   if (c < d) partial_u[blockIdx.y * d + c] = acc;
 }
 
-__global__ void sum_partials_kernel(const double* partial_u, int rows, std::int64_t d, double* u, int* nonfinite) {
+__global__ void sum_partials_kernel(const double* partial_u, int rows, std::int64_t d, double* u,
+                                    unsigned long long* first_nonfinite) {
   const std::int64_t c = blockIdx.x * static_cast<std::int64_t>(kThreads) + threadIdx.x;
   if (c >= d) return;
   double total = 0.0;
   for (int r = 0; r < rows; ++r) total += partial_u[r * d + c];
   u[c] = total;
-  if (!isfinite(total)) atomicExch(nonfinite, 1);
+  if (!isfinite(total)) atomicMin(first_nonfinite, static_cast<unsigned long long>(c));
 }
 
 // Read pairs with a non-finite gradient: marked in `excluded`, the first recorded in first_bad (pair)
@@ -146,9 +152,47 @@ std::string pair_name(std::int64_t p, const PairShape& shape, bool two_d) {
   return detail::concat("(k, j) = (", p / shape.J, ", ", p % shape.J, ")");
 }
 
+// What the host reads after the passes, in one copy: the flags (first bad value, first column of u
+// that is not finite, first pair with a bad gradient, unused; kNone when none) and the merged scan.
+struct Status {
+  unsigned long long flags[4];
+  Scan scan;
+};
+
+// The call's pieces of the workspace (workspace.cuh). status and u are adjacent, so that one copy brings
+// both back when the caller wants u on the host (PowerState.update).
+struct Pieces {
+  std::size_t status, u, partial, partial_u;
+  std::size_t bytes;
+};
+
+Pieces lay_out(int scan_blocks, int chunk_rows, std::int64_t d) {
+  WorkspaceLayout layout;
+  Pieces p{};
+  p.status = layout.add<Status>(1);
+  p.u = layout.add<double>(static_cast<std::size_t>(d));
+  p.partial = layout.add<Scan>(static_cast<std::size_t>(scan_blocks));
+  p.partial_u = layout.add<double>(static_cast<std::size_t>(chunk_rows) * static_cast<std::size_t>(d));
+  p.bytes = layout.bytes();
+  return p;
+}
+
+// Copies `bytes` from the device to the pinned block and waits: the call's one host synchronization
+// (two on the rare slow path of non-finite gradients).
+void read_back(const WorkspaceLease& work, const void* from, std::size_t bytes) {
+  HOMOTOPT_CUDA_CHECK(cudaMemcpyAsync(work.host<unsigned char>(), from, bytes, cudaMemcpyDeviceToHost, work.stream()));
+  HOMOTOPT_CUDA_CHECK(cudaStreamSynchronize(work.stream()));
+}
+
+// Reduces the pairs: four kernels back to back (the gradient pass reads the scan from device memory), one
+// copy of the status (and of u when u_host is set) and one wait; the checks come after it and raise
+// before anything is written. With `direction` set (the one-shot form), the result is then written on
+// the device (power_finalize.cuh) instead of u coming back. Same kernels, grids and order as the
+// CPU-driven version before it: the same bits.
 template <class T>
-void reduce_typed(const ArrayView& values_view, const ArrayView& grads_view, const PairShape& shape, double power,
-                  NanPolicy policy, PowerState::Parts& parts, double* u_host) {
+PowerResultStats reduce_typed(const ArrayView& values_view, const ArrayView& grads_view, const PairShape& shape,
+                              double power, NanPolicy policy, PowerState::Parts& parts, double* u_host,
+                              const ArrayView* direction, const ArrayView* gradient) {
   const cudaStream_t stream = stream_of(values_view);
   const T* values = values_view.ptr<const T>();
   const T* grads = grads_view.ptr<const T>();
@@ -157,42 +201,51 @@ void reduce_typed(const ArrayView& values_view, const ArrayView& grads_view, con
   const int scan_blocks = static_cast<int>(std::min<std::int64_t>((P + kThreads - 1) / kThreads, 1024));
   const int chunk_rows = static_cast<int>(std::min<std::int64_t>((P + kChunk - 1) / kChunk, kMaxChunkRows));
   const unsigned column_blocks = static_cast<unsigned>((d + kThreads - 1) / kThreads);
-  DeviceBuffer<Scan> partial(scan_blocks, stream), scan(1, stream);
-  // first bad value, (unused), first bad gradient, (unused)
-  DeviceBuffer<unsigned long long> flags(4, stream);
-  DeviceBuffer<double> partial_u(static_cast<std::size_t>(chunk_rows) * d, stream), u(d, stream);
-  DeviceBuffer<int> nonfinite(1, stream);
-  DeviceBuffer<std::uint8_t> excluded_buffer(0, stream);
+  const Pieces pieces = lay_out(scan_blocks, chunk_rows, d);
+  // The status alone, or the status through the end of u (one copy).
+  const std::size_t readback = u_host ? pieces.u + static_cast<std::size_t>(d) * sizeof(double) : sizeof(Status);
+  const WorkspaceLease work(stream, pieces.bytes, readback);  // locked until return or throw
+  auto* status = work.device<Status>(pieces.status);
+  auto* u = work.device<double>(pieces.u);
+  auto* partial = work.device<Scan>(pieces.partial);
+  auto* partial_u = work.device<double>(pieces.partial_u);
+  const auto* host = work.host<const Status>();
+  DeviceBuffer<std::uint8_t> excluded_buffer(0, stream);  // the slow path's mask (its own allocation)
   const std::uint8_t* excluded = nullptr;
-  std::vector<unsigned long long> init{kNone, kNone, kNone, kNone};
 
   for (int attempt = 0; attempt < 2; ++attempt) {
-    flags.from_host(init.data(), 4);
-    nonfinite.zero();
-    launch(scan_kernel<T>, scan_blocks, kThreads, stream, values, P, power, excluded, partial.get(), flags.get());
-    launch(merge_scan_kernel, 1, kThreads, stream, partial.get(), scan_blocks, scan.get());
-    const std::vector<unsigned long long> f = flags.to_host();
-    HOMOTOPT_CHECK(f[0] == kNone || policy == NanPolicy::omit, "values: non-finite value at ",
-                   pair_name(static_cast<std::int64_t>(f[0]), shape, two_d),
-                   " (nan_policy=\"omit\" gives such pairs weight 0)");
-    const Scan s = scan.to_host()[0];
-    HOMOTOPT_CHECK(s.count > 0, "values: all ", P, " pairs are non-finite and were omitted; there is nothing to average");
+    HOMOTOPT_CUDA_CHECK(cudaMemsetAsync(status->flags, 0xff, sizeof status->flags, stream));  // all kNone
+    launch(scan_kernel<T>, scan_blocks, kThreads, stream, values, P, power, excluded, partial, &status->flags[0]);
+    launch(merge_scan_kernel, 1, kThreads, stream, static_cast<const Scan*>(partial), scan_blocks, &status->scan);
     launch(grads_kernel<T>, dim3(column_blocks, chunk_rows), kThreads, 0, stream, values, grads, P, d, power, excluded,
-           scan.get(), partial_u.get());
-    launch(sum_partials_kernel, column_blocks, kThreads, stream, partial_u.get(), chunk_rows, d, u.get(),
-           nonfinite.get());
-    const std::vector<double> uh = u.to_host();
-    if (nonfinite.to_host()[0] == 0) {
-      for (std::int64_t c = 0; c < d; ++c) u_host[c] = uh[c];
-      parts = PowerState::Parts{s.lse, static_cast<std::int64_t>(s.count), static_cast<std::int64_t>(s.omitted)};
-      return;
+           static_cast<const Scan*>(&status->scan), partial_u);
+    launch(sum_partials_kernel, column_blocks, kThreads, stream, static_cast<const double*>(partial_u), chunk_rows, d,
+           u, &status->flags[1]);
+    read_back(work, status, readback);
+    const Status st = *host;
+    HOMOTOPT_CHECK(st.flags[0] == kNone || policy == NanPolicy::omit, "values: non-finite value at ",
+                   pair_name(static_cast<std::int64_t>(st.flags[0]), shape, two_d),
+                   " (nan_policy=\"omit\" gives such pairs weight 0)");
+    HOMOTOPT_CHECK(st.scan.count > 0, "values: all ", P,
+                   " pairs are non-finite and were omitted; there is nothing to average");
+    if (st.flags[1] == kNone) {
+      parts = PowerState::Parts{st.scan.lse, static_cast<std::int64_t>(st.scan.count),
+                                static_cast<std::int64_t>(st.scan.omitted)};
+      if (u_host) {
+        const auto* uh = reinterpret_cast<const double*>(work.host<const unsigned char>() + pieces.u);
+        for (std::int64_t c = 0; c < d; ++c) u_host[c] = uh[c];
+      }
+      if (direction) return write_power_result(u, d, power, parts, *direction, *gradient, stream);
+      return {};
     }
     HOMOTOPT_CHECK(attempt == 0, "grads: the weighted sum of gradients overflows float64");
     // Slow path: find the pairs with non-finite gradients; raise naming the first, or omit them all.
     DeviceBuffer<std::uint8_t> mask(P, stream);
     mask.zero();
-    launch(find_bad_grads_kernel<T>, scan_blocks, kThreads, stream, values, grads, P, d, mask.get(), flags.get() + 2);
-    const unsigned long long bad = flags.to_host()[2];
+    launch(find_bad_grads_kernel<T>, scan_blocks, kThreads, stream, values, grads, P, d, mask.get(),
+           &status->flags[2]);
+    read_back(work, status, sizeof(Status));
+    const unsigned long long bad = host->flags[2];
     HOMOTOPT_CHECK(bad != kNone, "grads: the weighted sum of gradients overflows float64 (finite gradients near "
                                  "the largest double)");
     HOMOTOPT_CHECK(policy == NanPolicy::omit, "grads: non-finite gradient at ",
@@ -201,6 +254,8 @@ void reduce_typed(const ArrayView& values_view, const ArrayView& grads_view, con
     std::swap(excluded_buffer, mask);
     excluded = excluded_buffer.get();
   }
+  HOMOTOPT_ASSERT(false);  // the second attempt returns or raises
+  return {};
 }
 
 }  // namespace
@@ -209,7 +264,16 @@ void reduce_power(const ArrayView& values, const ArrayView& grads, const PairSha
                   NanPolicy policy, PowerState::Parts& parts, double* u) {
   DeviceGuard guard(values.device.index);
   visit_float(values.dtype, [&](auto t) {
-    reduce_typed<decltype(t)>(values, grads, shape, power, policy, parts, u);
+    reduce_typed<decltype(t)>(values, grads, shape, power, policy, parts, u, nullptr, nullptr);
+  });
+}
+
+PowerResultStats power_gradient(const ArrayView& values, const ArrayView& grads, const PairShape& shape, double power,
+                                NanPolicy policy, const ArrayView& direction, const ArrayView& gradient) {
+  DeviceGuard guard(values.device.index);
+  PowerState::Parts parts;
+  return visit_float(values.dtype, [&](auto t) {
+    return reduce_typed<decltype(t)>(values, grads, shape, power, policy, parts, nullptr, &direction, &gradient);
   });
 }
 

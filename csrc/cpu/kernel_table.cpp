@@ -57,6 +57,7 @@ extern const Kernels kKernels = {
     &power_merge_ranks_entry,
     &power_step_entry,
     &copy_to_device,
+    nullptr,  // power_gradient: the front end's reduce_power + host result is the CPU's one-shot form
 };
 
 }  // namespace HOMOTOPT_CPU_NS

@@ -107,6 +107,12 @@ struct LseScale {
   double other;
 };
 
+// u after a merge: self_u * c.self + other_u * c.other (PowerState's merge, and the CUDA one-shot result,
+// which merges a reduction into an empty state on the device: one formula for both).
+HOMOTOPT_HD inline double lse_combine(double self_u, double other_u, const LseScale& c) {
+  return self_u * c.self + other_u * c.other;
+}
+
 // The scalar part (m, s) of the state, and the only code that grows it: every reduction of the library
 // (CPU loops, CUDA threads, blocks and merges, the host-side PowerState) holds one of these.
 // Two corner cases, handled here and nowhere else:
