@@ -22,6 +22,7 @@
 #include "backend.hpp"
 #include "launch.cuh"
 #include "o2nc_plan.hpp"
+#include "workspace.cuh"
 
 namespace homotopt::cuda {
 namespace {
@@ -149,14 +150,9 @@ void launch_plan(const O2ncPlan& plan, O2ncDeviceState* state, UpdateOptions opt
   }
 }
 
-// Frees stream-ordered memory on every path out.
-struct AsyncBuffer {
-  void* ptr = nullptr;
-  cudaStream_t stream{};
-  ~AsyncBuffer() {
-    if (ptr) cudaFreeAsync(ptr, stream);  // unchecked: a destructor may not throw
-  }
-};
+// Writes a fresh state (a kernel parameter) to device memory: a launch rather than a copy from host
+// memory that a later call could overwrite before the copy ran.
+__global__ void set_state_kernel(O2ncDeviceState* state, O2ncDeviceState value) { *state = value; }
 
 bool capturing(cudaStream_t stream) {
   cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
@@ -231,16 +227,21 @@ O2ncResult o2nc_update(const std::vector<O2ncTensor>& tensors, const std::vector
   const auto stream = reinterpret_cast<cudaStream_t>(options.stream);
   HOMOTOPT_CHECK(!capturing(stream), "o2nc_update: CUDA arrays under graph capture need o2nc_update_device (the "
                  "step counter in device memory); this call synchronizes to return s and found_inf");
-  AsyncBuffer buffer;
-  buffer.stream = stream;
-  HOMOTOPT_CUDA_CHECK(cudaMallocAsync(&buffer.ptr, sizeof(O2ncDeviceState), stream));
-  auto* state = static_cast<O2ncDeviceState*>(buffer.ptr);
-  const O2ncDeviceState initial = o2nc_device_state(options.seed, options.step);
-  HOMOTOPT_CUDA_CHECK(cudaMemcpyAsync(state, &initial, sizeof initial, cudaMemcpyHostToDevice, stream));
+  // The temporary state lives in the stream's workspace (workspace.cuh: no allocation per call), set by
+  // a launch and read back into the pinned block with the call's one wait.
+  WorkspaceLayout layout;
+  const std::size_t state_at = layout.add<O2ncDeviceState>(1);
+  const WorkspaceLease work(stream, layout.bytes(), sizeof(O2ncDeviceState));
+  auto* state = work.device<O2ncDeviceState>(state_at);
+  launch(set_state_kernel, 1u, 1u, stream, state, o2nc_device_state(options.seed, options.step));
   O2ncOptions skip = options;
   skip.nan_policy = O2ncNanPolicy::skip;
   o2nc_update_device(tensors, groups, skip, state, device);
-  const O2ncDeviceState result = read_state(state, stream);
+  HOMOTOPT_CUDA_CHECK(
+      cudaMemcpyAsync(work.host<unsigned char>(), state, sizeof(O2ncDeviceState), cudaMemcpyDeviceToHost, stream));
+  HOMOTOPT_CUDA_CHECK(cudaStreamSynchronize(stream));
+  O2ncDeviceState result;
+  std::memcpy(&result, work.host<const unsigned char>(), sizeof result);
   if (result.found_inf && options.nan_policy == O2ncNanPolicy::raise)
     raise_nonfinite(tensors, result.first_nonfinite);
   return {result.scale, result.found_inf != 0};

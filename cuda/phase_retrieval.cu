@@ -9,7 +9,8 @@
 //      weights e^{a - m} and c_j = sum_k e^{a_jk - m} df/dz_jk, group after group; then the block's
 //      (m_b, s_b) and u_b = sum_j c_j a_j (A's rows again, from L2);
 //   3. merge_kernel: the blocks' (m_b, s_b, u_b) in a fixed order; the host copies u, m and s (and
-//      the first out-of-range row index, if any) back in one transfer.
+//      the first out-of-range row index, if any) back in one transfer, into pinned memory.
+// Scratch (W, the blocks' states and u) from the stream's workspace (workspace.cuh): no allocation per call.
 // Deterministic: fixed grids, tree reductions, no float atomics.
 #include <cstdint>
 #include <cstring>
@@ -21,6 +22,7 @@
 #include "dtype_dispatch.hpp"
 #include "homotopt/philox.hpp"
 #include "homotopt/problems/phase_retrieval.hpp"
+#include "workspace.cuh"
 
 namespace homotopt::cuda {
 namespace {
@@ -324,12 +326,6 @@ __global__ void merge_kernel(const LseState* states, int blocks, const double* p
   }
 }
 
-// Bytes of `count` T's, rounded up to 256 (each part of the workspace starts aligned).
-template <class T>
-std::size_t part_bytes(std::int64_t count) {
-  return (static_cast<std::size_t>(count) * sizeof(T) + 255) / 256 * 256;
-}
-
 template <class T, int SG, bool kVectorized>
 void launch_rows_as(int blocks, cudaStream_t stream, const T* A, const T* y, const std::int64_t* rows,
                     std::int64_t J, std::int64_t n, std::int64_t d, const T* W, std::int64_t K, double power,
@@ -365,15 +361,19 @@ void reduce_typed(const ArrayView& A_view, const ArrayView& y_view, const ArrayV
   const int blocks = static_cast<int>((J + block_rows - 1) / block_rows);
   const bool vectorized = d % (16 / sizeof(T)) == 0 && reinterpret_cast<std::uintptr_t>(A) % 16 == 0;
 
-  // One workspace: W, the block states, the blocks' u, and the result (u, m, s, first bad row, top).
-  const std::size_t w_bytes = part_bytes<T>(K * d), st_bytes = part_bytes<LseState>(blocks),
-                    pu_bytes = part_bytes<double>(static_cast<std::int64_t>(blocks) * d);
+  // The stream's workspace (workspace.cuh): W, the block states, the blocks' u, and the result (u, m, s,
+  // first bad row, top), which comes back in one copy to pinned memory.
   const std::int64_t out_count = d + 4;
-  DeviceBuffer<unsigned char> work(w_bytes + st_bytes + pu_bytes + part_bytes<double>(out_count), stream);
-  T* W = reinterpret_cast<T*>(work.get());
-  auto* states = reinterpret_cast<LseState*>(work.get() + w_bytes);
-  auto* partial_u = reinterpret_cast<double*>(work.get() + w_bytes + st_bytes);
-  auto* out = reinterpret_cast<double*>(work.get() + w_bytes + st_bytes + pu_bytes);
+  WorkspaceLayout layout;
+  const std::size_t w_at = layout.add<T>(static_cast<std::size_t>(K * d)),
+                    st_at = layout.add<LseState>(static_cast<std::size_t>(blocks)),
+                    pu_at = layout.add<double>(static_cast<std::size_t>(blocks) * static_cast<std::size_t>(d)),
+                    out_at = layout.add<double>(static_cast<std::size_t>(out_count));
+  const WorkspaceLease work(stream, layout.bytes(), static_cast<std::size_t>(out_count) * sizeof(double));
+  T* W = work.device<T>(w_at);
+  auto* states = work.device<LseState>(st_at);
+  auto* partial_u = work.device<double>(pu_at);
+  auto* out = work.device<double>(out_at);
   auto* bad_row = reinterpret_cast<unsigned long long*>(out + d + 2);
   HOMOTOPT_CUDA_CHECK(cudaMemsetAsync(bad_row, 0xff, sizeof *bad_row, stream));
 
@@ -385,8 +385,9 @@ void reduce_typed(const ArrayView& A_view, const ArrayView& y_view, const ArrayV
   launch(merge_kernel, blocks_for(d, kMergeColumns), kThreads, stream, static_cast<const LseState*>(states), blocks,
          static_cast<const double*>(partial_u), d, out);
 
-  std::vector<double> host(static_cast<std::size_t>(out_count));
-  HOMOTOPT_CUDA_CHECK(cudaMemcpyAsync(host.data(), out, out_count * sizeof(double), cudaMemcpyDeviceToHost, stream));
+  const double* host = work.host<const double>();
+  HOMOTOPT_CUDA_CHECK(cudaMemcpyAsync(work.host<double>(), out, out_count * sizeof(double), cudaMemcpyDeviceToHost,
+                                      stream));
   HOMOTOPT_CUDA_CHECK(cudaStreamSynchronize(stream));
   unsigned long long bad;
   std::memcpy(&bad, &host[d + 2], sizeof bad);
