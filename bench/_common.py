@@ -14,7 +14,10 @@ import os
 import platform
 import re
 import subprocess
+import sys
+import time
 from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 
@@ -107,3 +110,59 @@ def markdown_table(headers: list[str], rows: list[list[object]]) -> str:
     out = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
     out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
     return "\n".join(out)
+
+
+def exit_without_cuda(script: str) -> None:
+    """Exits with status 0 and a message when there is no CUDA GPU (torch or homotopt without CUDA):
+    the GPU benchmarks skip cleanly on CPU machines (CI, bench/gpu_session.sh's stages stay green)."""
+    try:
+        import torch
+
+        has_torch_gpu = torch.cuda.is_available()
+    except ImportError:
+        has_torch_gpu = False
+    import homotopt
+
+    if not has_torch_gpu or homotopt._core.cuda_device_count() == 0:
+        print(f"{script}: skipped: needs a CUDA GPU, torch with CUDA and a CUDA build of homotopt "
+              f"(torch sees a GPU: {has_torch_gpu}; homotopt built with CUDA: {homotopt.build_info()['cuda']}, "
+              f"devices: {homotopt._core.cuda_device_count()})")
+        sys.exit(0)
+
+
+def cuda_side_by_side(torch: Any, fns: dict[str, Callable[[], object]], reps: int = 40,
+                      burst: int = 20) -> dict[str, dict[str, float]]:
+    """Times GPU candidates side by side, interleaved (one call of each in turn, `reps` rounds, after
+    three warm-up calls each). Per candidate, medians in seconds:
+      event_s: the call's span on the stream by CUDA events (start recorded before the call, end after);
+      host_s:  the host's time inside the call (perf_counter around it, before waiting for the end
+               event): launches, checks, allocations and any synchronization the call makes itself;
+      burst_s: the wall time per call of `burst` calls back to back and one final synchronize (the
+               rate of a training loop that does not read results between calls).
+    """
+    for fn in fns.values():
+        for _ in range(3):
+            fn()
+    torch.cuda.synchronize()
+    samples: dict[str, dict[str, list[float]]] = {n: {"event_s": [], "host_s": [], "burst_s": []} for n in fns}
+    for _ in range(reps):
+        for name, fn in fns.items():
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            t0 = time.perf_counter()
+            fn()
+            t1 = time.perf_counter()
+            end.record()
+            end.synchronize()
+            samples[name]["event_s"].append(start.elapsed_time(end) / 1e3)
+            samples[name]["host_s"].append(t1 - t0)
+    rounds = max(3, reps // 8)
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            torch.cuda.synchronize()
+            t0 = time.perf_counter()
+            for _ in range(burst):
+                fn()
+            torch.cuda.synchronize()
+            samples[name]["burst_s"].append((time.perf_counter() - t0) / burst)
+    return {n: {k: float(np.median(v)) for k, v in s.items()} for n, s in samples.items()}

@@ -13,14 +13,20 @@ from __future__ import annotations
 import argparse
 import cProfile
 import pstats
+import sys
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from homotopt.problems import PhaseRetrieval
 
+sys.path.insert(0, str(Path(__file__).parent))
+from _common import exit_without_cuda  # noqa: E402
+
 
 def main() -> None:
+    exit_without_cuda("bench/cuda_estimator_profile.py")
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=8192)
     parser.add_argument("--d", type=int, default=2048)

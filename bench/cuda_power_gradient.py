@@ -4,9 +4,12 @@ The same computation as bench/power_gradient.py (draw the K x d noise, W = mu + 
 n x K pairs to the direction), float32, at the foundation issue's shapes. Reported per shape: median
 time (CUDA events after warm-up), GFLOP/s (2 n d K + 2 n d), the memory floor (A read once at the
 measured device-to-device copy bandwidth) and the compute floor (the FLOPs at the measured SGEMM
-rate), the fraction of the larger floor reached, and ratios. Results: bench/results/cuda_power_gradient_<gpu>.{json,md}.
+rate), the fraction of the larger floor reached, and ratios. The three candidates are timed side by
+side, interleaved (_common.cuda_side_by_side): CUDA events, the host's time inside the call, and the
+rate of back-to-back calls. Results: bench/results/cuda_power_gradient_<gpu>.{json,md}.
+(The generic reduction from given values and gradients: bench/cuda_power_ops.py.)
 
-Run on a machine with a CUDA GPU: python bench/cuda_power_gradient.py
+Run on a machine with a CUDA GPU: python bench/cuda_power_gradient.py (without one: a message, exit 0)
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import cuda_device_name, cuda_environment, markdown_table, write_results  # noqa: E402
+from _common import (cuda_device_name, cuda_environment, cuda_side_by_side, exit_without_cuda,  # noqa: E402
+                     markdown_table, write_results)
 
 SHAPES = [(400, 100, 10), (4096, 1024, 32), (8192, 2048, 32), (4096, 1024, 256)]
 SIGMA, POWER = 0.1, 1.0
@@ -57,13 +61,12 @@ def kernel_seconds(torch, fn, reps: int = 20) -> float:
 
 
 def main() -> None:
+    exit_without_cuda("bench/cuda_power_gradient.py")
     import torch
 
     import homotopt
     from homotopt.problems import PhaseRetrieval
 
-    if not torch.cuda.is_available() or homotopt._core.cuda_device_count() == 0:
-        raise SystemExit("bench/cuda_power_gradient.py: needs a CUDA GPU and a CUDA build of homotopt")
     dev = torch.device("cuda")
     name = torch.cuda.get_device_name()
     big = torch.empty(1 << 28, dtype=torch.float32, device=dev)
@@ -92,28 +95,33 @@ def main() -> None:
         ours = lambda: problem.power_gradient(mu, sigma=SIGMA, power=POWER, num_samples=K, seed=1)  # noqa: E731
         print(f"(n, d, K) = ({n}, {d}, {K}): homotopt's kernels per call")
         kernels = kernel_seconds(torch, ours)
-        times = {"homotopt": cuda_median(torch, ours),
-                 "torch": cuda_median(torch, lambda: torch_estimator(A, y, mu, K, gen)),
-                 "torch.compile": cuda_median(torch, lambda: compiled(A, y, mu, K, gen))}
+        timed = cuda_side_by_side(torch, {"homotopt": ours,
+                                          "torch": lambda: torch_estimator(A, y, mu, K, gen),
+                                          "torch.compile": lambda: compiled(A, y, mu, K, gen)})
+        times = {name: t["event_s"] for name, t in timed.items()}
         flops = 2 * n * d * K + 2 * n * d
         floor = max(n * d * 4 / copy_bw, flops / sgemm)
-        rec = {"n": n, "d": d, "K": K, "median_s": times, "kernels_s": kernels,
+        rec = {"n": n, "d": d, "K": K, "median_s": times, "timings": timed, "kernels_s": kernels,
                "kernels_fraction_of_floor": floor / kernels, "gflops": flops / times["homotopt"] / 1e9,
                "floor_s": floor, "fraction_of_floor": floor / times["homotopt"],
                "vs_torch": times["torch"] / times["homotopt"], "vs_compile": times["torch.compile"] / times["homotopt"]}
         records.append(rec)
-        rows.append([f"({n}, {d}, {K})", f"{times['homotopt'] * 1e6:.1f}", f"{kernels * 1e6:.1f}",
+        rows.append([f"({n}, {d}, {K})", f"{times['homotopt'] * 1e6:.1f}",
+                     f"{timed['homotopt']['host_s'] * 1e6:.1f}", f"{timed['homotopt']['burst_s'] * 1e6:.1f}",
+                     f"{kernels * 1e6:.1f}",
                      f"{100 * rec['kernels_fraction_of_floor']:.0f}%", f"{times['torch'] * 1e6:.1f}",
                      f"{times['torch.compile'] * 1e6:.1f}", f"{rec['gflops']:.0f}", f"{floor * 1e6:.1f}",
                      f"{100 * rec['fraction_of_floor']:.0f}%", f"{rec['vs_torch']:.2f}x", f"{rec['vs_compile']:.2f}x"])
         print(rows[-1], flush=True)
-    table = markdown_table(["(n, d, K)", "homotopt us", "its kernels us", "kernels of floor", "torch us",
+    table = markdown_table(["(n, d, K)", "homotopt us", "host us", "back-to-back us", "its kernels us",
+                            "kernels of floor", "torch us",
                             "torch.compile us", "GFLOP/s", "floor us",
                             "of floor", "vs torch", "vs compile"], rows)
     note = (f"\n{name}; copy bandwidth {copy_bw / 1e9:.0f} GB/s (read + write), SGEMM {sgemm / 1e12:.1f} TFLOP/s, "
             "both measured here. Floor: max(A read once at the copy bandwidth, the FLOPs at the SGEMM rate). "
             "'homotopt us': the whole call by CUDA events (Python, checks, one copy back and its wait included); "
-            "'its kernels us': the device time of its kernels alone (torch.profiler).\n")
+            "'host us': the host's time inside the call; 'back-to-back us': wall time per call of 20 calls in a "
+            "row; 'its kernels us': the device time of its kernels alone (torch.profiler). Medians, interleaved.\n")
     payload = {"environment": cuda_environment(), "records": records, "copy_bandwidth": copy_bw, "sgemm": sgemm}
     write_results("cuda_power_gradient", cuda_device_name(), payload, table + note)
     print(table + note)

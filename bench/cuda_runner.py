@@ -3,7 +3,7 @@ K = 8, J = 16) on the CUDA runner (one block per trial) against the CPU runner, 
 
 The CPU wall time is measured on a slice (2,000 steps) and scaled; the GPU runs the whole protocol.
 Also checks that CPU and GPU agree on the success rate. Results: bench/results/cuda_runner_<gpu>.{json,md}.
-Run on a machine with a CUDA GPU: python bench/cuda_runner.py [--steps 60000]
+Run on a machine with a CUDA GPU: python bench/cuda_runner.py [--steps 60000] (without one: a message, exit 0)
 """
 
 from __future__ import annotations
@@ -16,12 +16,13 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import cuda_device_name, cuda_environment, markdown_table, write_results  # noqa: E402
+from _common import cuda_device_name, cuda_environment, exit_without_cuda, markdown_table, write_results  # noqa: E402
 
 D, N_ROWS, TRIALS = 100, 400, 100
 
 
 def main() -> None:
+    exit_without_cuda("bench/cuda_runner.py")
     import torch
 
     import homotopt
@@ -31,8 +32,6 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--steps", type=int, default=60_000)
     args = parser.parse_args()
-    if homotopt._core.cuda_device_count() == 0:
-        raise SystemExit("bench/cuda_runner.py: needs a CUDA GPU and a CUDA build of homotopt")
     name = torch.cuda.get_device_name()
     p = scaled(PROTOCOL[100], args.steps)
     kw = dict(num_samples=p["K"], batch_size=p["J"], power=p["power"], sigma=p["sigma"], lr=p["lr"],

@@ -37,22 +37,13 @@ import homotopt
 import homotopt.torch as ht
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import cuda_device_name, cuda_environment, markdown_table, write_results  # noqa: E402
+from _common import cuda_device_name, cuda_environment, exit_without_cuda, markdown_table, write_results  # noqa: E402
 
 SIZES = [10**4, 10**5, 10**6, 10**7, 10**8, 10**9]
 LR, BETA = 1e-3, 0.9
 BYTES = 20  # per float32 parameter: read x, g, D; write x, D
 NAMES = ["copy", "homotopt", "+check", "homotopt graph", "+check graph", "SGD foreach", "SGD fused",
          "SGD fused graph"]
-
-
-def require_gpu() -> None:
-    if not torch.cuda.is_available():
-        sys.exit("bench/o2nc_cuda.py needs a CUDA GPU and torch built with CUDA (torch.cuda.is_available() is "
-                 f"False; torch {torch.__version__})")
-    if homotopt._core.cuda_device_count() == 0:
-        sys.exit("bench/o2nc_cuda.py needs homotopt built with CUDA (build_info: "
-                 f"{homotopt.build_info()}); rebuild with nvcc on the PATH or -DHOMOTOPT_CUDA=ON")
 
 
 def resnet_like(total: int) -> list[int]:
@@ -151,7 +142,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="two small sizes, few rounds (smoke test)")
     parser.add_argument("--max-params", type=float, default=1e9, help="largest size to run (default 1e9)")
     args = parser.parse_args()
-    require_gpu()
+    exit_without_cuda("bench/o2nc_cuda.py")
     sizes = [10**4, 10**6] if args.quick else [n for n in SIZES if n <= args.max_params]
     rounds = 3 if args.quick else 15
     rows, records = [], []
