@@ -94,6 +94,13 @@ struct Kernels {
   PowerResultStats (*power_gradient)(const ArrayView& values, const ArrayView& grads, const PairShape& shape,
                                      double power, NanPolicy policy, const ArrayView& direction,
                                      const ArrayView& gradient);
+  // The fused estimator's one-shot form, likewise: reduces as phase_retrieval_reduce, calls `check` (the
+  // front end's checks of the reduced parts, which raise) before writing anything, then writes direction
+  // and gradient on the arrays' device. Null (the CPU): the front end's host state writes the result.
+  PowerResultStats (*phase_retrieval_power_gradient)(const ArrayView& A, const ArrayView& y, const ArrayView& mu,
+                                                     const ArrayView& rows, const SampleSpec& spec,
+                                                     void (*check)(const PowerState::Parts& parts),
+                                                     const ArrayView& direction, const ArrayView& gradient);
 };
 
 namespace cpu {
@@ -140,6 +147,10 @@ void reduce_power(const ArrayView& values, const ArrayView& grads, const PairSha
 void phase_retrieval_reduce(const ArrayView& A, const ArrayView& y, const ArrayView& mu,
                             const ArrayView& rows, const SampleSpec& spec, PowerState::Parts& parts,
                             double* u);
+PowerResultStats phase_retrieval_power_gradient(const ArrayView& A, const ArrayView& y, const ArrayView& mu,
+                                                const ArrayView& rows, const SampleSpec& spec,
+                                                void (*check)(const PowerState::Parts& parts),
+                                                const ArrayView& direction, const ArrayView& gradient);
 void copy_to_device(const ArrayView& dst, const void* src, std::size_t bytes);
 // One host synchronization (a status copy) per call; the result written on the device (power_finalize.cuh).
 PowerResultStats power_gradient(const ArrayView& values, const ArrayView& grads, const PairShape& shape, double power,

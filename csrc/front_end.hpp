@@ -30,6 +30,10 @@ inline void check_vector(const ArrayView& v, std::int64_t n, const char* name, c
                  v.shape_string());
 }
 
+// A result output of the power gradient (direction or gradient): float, (d,), contiguous, writable, on a
+// device this build supports (power_gradient.cpp).
+void check_result_output(const ArrayView& out, std::int64_t d, const char* name);
+
 // O2NC checks shared by the front ends of o2nc_update (o2nc.cpp, where they are defined) and O2ncTable:
 // one group's hyper-parameters (the group named when there are several), and buffers[i]'s dtype D for
 // params of dtype x (x's own, or float32 for float16/bfloat16 x).

@@ -41,15 +41,18 @@ void check_finite_host(const ArrayView& v, const char* name) {
 
 }  // namespace
 
-void phase_retrieval_power_update(PowerState& state, const ArrayView& A, const ArrayView& y,
-                                  const ArrayView& mu, const ArrayView& rows, const SampleSpec& spec) {
+namespace {
+
+// Every argument of the estimator, for a state of dim `dim`.
+void check_estimator_inputs(std::int64_t dim, const ArrayView& A, const ArrayView& y, const ArrayView& mu,
+                            const ArrayView& rows, const SampleSpec& spec) {
   const ProblemShape ps = check_phase_retrieval_data(A, y);
   check_same_dtype(mu, A, "mu", "A");
   check_same_device(mu, A, "mu", "A");
   check_vector(mu, ps.d, "mu", "(d,)");
   check_contiguous(mu, "mu");
   check_finite_host(mu, "mu");
-  HOMOTOPT_CHECK(state.dim() == ps.d, "state: expected a state of dim d = ", ps.d, ", got ", state.dim());
+  HOMOTOPT_CHECK(dim == ps.d, "state: expected a state of dim d = ", ps.d, ", got ", dim);
   HOMOTOPT_CHECK(spec.num_samples >= 1 && spec.num_samples <= (std::int64_t{1} << 31),
                  "num_samples: expected 1 <= K <= 2^31, got ", spec.num_samples);
   HOMOTOPT_CHECK(std::isfinite(spec.sigma) && spec.sigma > 0.0, "sigma: expected a finite sigma > 0, got ",
@@ -68,14 +71,26 @@ void phase_retrieval_power_update(PowerState& state, const ArrayView& A, const A
                        "), got ", r[j], " at position ", j);
     }
   }
-  std::vector<double> u(static_cast<std::size_t>(ps.d), 0.0);
+}
+
+// The reduced state, before anything is merged or written. An overflowed N f follows lse.hpp's limit
+// rule. The fitness of checked finite data is mathematically finite, so a state with no weight at all
+// means the fitness itself overflowed to -inf at every pair.
+void check_estimator_parts(const PowerState::Parts& parts) {
+  HOMOTOPT_CHECK(parts.lse.m > -kInf || parts.lse.limit(), "A, y: the fitness is -inf for every pair (it "
+                 "overflows float64 at these A, y and mu): no pair has a weight");
+}
+
+}  // namespace
+
+void phase_retrieval_power_update(PowerState& state, const ArrayView& A, const ArrayView& y,
+                                  const ArrayView& mu, const ArrayView& rows, const SampleSpec& spec) {
+  check_estimator_inputs(state.dim(), A, y, mu, rows, spec);
+  std::vector<double> u(static_cast<std::size_t>(A.shape[1]), 0.0);
   PowerState::Parts parts;
   dispatch::kernel(&Kernels::phase_retrieval_reduce, A.device, "phase_retrieval_power_gradient")(
       A, y, mu, rows, spec, parts, u.data());
-  // An overflowed N f follows lse.hpp's limit rule. The fitness of checked finite data is mathematically
-  // finite, so a state with no weight at all means the fitness itself overflowed to -inf at every pair.
-  HOMOTOPT_CHECK(parts.lse.m > -kInf || parts.lse.limit(), "A, y: the fitness is -inf for every pair (it "
-                 "overflows float64 at these A, y and mu): no pair has a weight");
+  check_estimator_parts(parts);
   state.merge_parts(spec.power, parts, u.data());
 }
 
@@ -83,6 +98,16 @@ PowerResultStats phase_retrieval_power_gradient(const ArrayView& A, const ArrayV
                                                 const ArrayView& rows, const SampleSpec& spec,
                                                 const ArrayView& direction, const ArrayView& gradient) {
   HOMOTOPT_CHECK(A.ndim == 2 && A.shape[1] >= 1, "A: expected shape (n, d), got ", A.shape_string());
+  // A backend that writes the result where the arrays live (CUDA) takes the whole call when the outputs
+  // are on A's device; otherwise the host state below.
+  const auto one_shot = dispatch::optional_kernel(&Kernels::phase_retrieval_power_gradient, A.device,
+                                                  "phase_retrieval_power_gradient");
+  if (one_shot && direction.device == A.device && (gradient.empty_view() || gradient.device == A.device)) {
+    check_estimator_inputs(A.shape[1], A, y, mu, rows, spec);
+    check_result_output(direction, A.shape[1], "direction");
+    if (!gradient.empty_view()) check_result_output(gradient, A.shape[1], "gradient");
+    return one_shot(A, y, mu, rows, spec, &check_estimator_parts, direction, gradient);
+  }
   PowerState state(A.shape[1]);
   phase_retrieval_power_update(state, A, y, mu, rows, spec);
   return state.result(direction, gradient);

@@ -41,15 +41,15 @@ PairShape check_power_inputs(const ArrayView& values, const ArrayView& grads, do
   return {K * J, J, d};
 }
 
-void check_result_output(const ArrayView& out, std::int64_t d, const char* name) {
+}  // namespace
+
+void front_end::check_result_output(const ArrayView& out, std::int64_t d, const char* name) {
   check_float(out, name);
   dispatch::backend(out.device, name);  // a CUDA array in a CPU-only build: the error says so
   check_vector(out, d, name, "(d,)");
   check_contiguous(out, name);
   check_writable(out, name);
 }
-
-}  // namespace
 
 PowerWeightsStats power_weights(const ArrayView& values, double power, NanPolicy policy,
                                 const ArrayView& weights) {

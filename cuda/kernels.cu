@@ -26,6 +26,7 @@ const Kernels& kernels() {
       power_step,
       copy_to_device,
       power_gradient,
+      phase_retrieval_power_gradient,
   };
   return table;
 }

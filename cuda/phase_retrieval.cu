@@ -9,7 +9,8 @@
 //      weights e^{a - m} and c_j = sum_k e^{a_jk - m} df/dz_jk, group after group; then the block's
 //      (m_b, s_b) and u_b = sum_j c_j a_j (A's rows again, from L2);
 //   3. merge_kernel: the blocks' (m_b, s_b, u_b) in a fixed order; the host copies u, m and s (and
-//      the first out-of-range row index, if any) back in one transfer, into pinned memory.
+//      the first out-of-range row index, if any) back in one transfer, into pinned memory; the one-shot
+//      form copies only the scalars and writes its result on the device (power_finalize.cuh).
 // Scratch (W, the blocks' states and u) from the stream's workspace (workspace.cuh): no allocation per call.
 // Deterministic: fixed grids, tree reductions, no float atomics.
 #include <cstdint>
@@ -22,6 +23,7 @@
 #include "dtype_dispatch.hpp"
 #include "homotopt/philox.hpp"
 #include "homotopt/problems/phase_retrieval.hpp"
+#include "power_finalize.cuh"
 #include "workspace.cuh"
 
 namespace homotopt::cuda {
@@ -348,9 +350,14 @@ void launch_rows(bool vectorized, int blocks, cudaStream_t stream, const T* A, c
     launch_rows_as<T, SG, false>(blocks, stream, A, y, rows, J, n, d, W, K, power, states, partial_u, bad_row);
 }
 
+// The reduction; then either u and the scalars come back to the host (u_host), or (the one-shot form,
+// `direction` set) only the scalars do, `check` runs on the parts, and the result is written on the
+// device from u where merge_kernel left it (power_finalize.cuh). One copy and one wait either way.
 template <class T>
-void reduce_typed(const ArrayView& A_view, const ArrayView& y_view, const ArrayView& mu_view,
-                  const ArrayView& rows_view, const SampleSpec& spec, PowerState::Parts& parts, double* u_host) {
+PowerResultStats reduce_typed(const ArrayView& A_view, const ArrayView& y_view, const ArrayView& mu_view,
+                              const ArrayView& rows_view, const SampleSpec& spec, PowerState::Parts& parts,
+                              double* u_host, void (*check)(const PowerState::Parts&), const ArrayView* direction,
+                              const ArrayView* gradient) {
   const cudaStream_t stream = stream_of(mu_view);
   const std::int64_t n = A_view.shape[0], d = A_view.shape[1], K = spec.num_samples;
   const std::int64_t* rows = rows_view.empty_view() ? nullptr : rows_view.ptr<const std::int64_t>();
@@ -385,16 +392,24 @@ void reduce_typed(const ArrayView& A_view, const ArrayView& y_view, const ArrayV
   launch(merge_kernel, blocks_for(d, kMergeColumns), kThreads, stream, static_cast<const LseState*>(states), blocks,
          static_cast<const double*>(partial_u), d, out);
 
-  const double* host = work.host<const double>();
-  HOMOTOPT_CUDA_CHECK(cudaMemcpyAsync(work.host<double>(), out, out_count * sizeof(double), cudaMemcpyDeviceToHost,
-                                      stream));
+  // Back to the host: all of out, or (one-shot) only its four scalars (m, s, first bad row, top).
+  const std::int64_t first = u_host ? 0 : d;
+  HOMOTOPT_CUDA_CHECK(cudaMemcpyAsync(work.host<double>(), out + first, (out_count - first) * sizeof(double),
+                                      cudaMemcpyDeviceToHost, stream));
   HOMOTOPT_CUDA_CHECK(cudaStreamSynchronize(stream));
+  const double* host = work.host<const double>();
+  const double* scalars = host + (d - first);
   unsigned long long bad;
-  std::memcpy(&bad, &host[d + 2], sizeof bad);
+  std::memcpy(&bad, &scalars[2], sizeof bad);
   HOMOTOPT_CHECK(bad == ~0ull, "rows: expected row indices in [0, n) = [0, ", n,
                  "), got one out of range at position ", bad);
-  for (std::int64_t c = 0; c < d; ++c) u_host[c] = host[c];
-  parts = PowerState::Parts{LseState{host[d], host[d + 1], host[d + 3]}, J * K, 0};
+  parts = PowerState::Parts{LseState{scalars[0], scalars[1], scalars[3]}, J * K, 0};
+  if (u_host) {
+    for (std::int64_t c = 0; c < d; ++c) u_host[c] = host[c];
+    return {};
+  }
+  check(parts);
+  return write_power_result(out, d, spec.power, parts, *direction, *gradient, stream);
 }
 
 }  // namespace
@@ -402,7 +417,20 @@ void reduce_typed(const ArrayView& A_view, const ArrayView& y_view, const ArrayV
 void phase_retrieval_reduce(const ArrayView& A, const ArrayView& y, const ArrayView& mu, const ArrayView& rows,
                             const SampleSpec& spec, PowerState::Parts& parts, double* u) {
   DeviceGuard guard(A.device.index);
-  visit_float(A.dtype, [&](auto t) { reduce_typed<decltype(t)>(A, y, mu, rows, spec, parts, u); });
+  visit_float(A.dtype, [&](auto t) {
+    reduce_typed<decltype(t)>(A, y, mu, rows, spec, parts, u, nullptr, nullptr, nullptr);
+  });
+}
+
+PowerResultStats phase_retrieval_power_gradient(const ArrayView& A, const ArrayView& y, const ArrayView& mu,
+                                                const ArrayView& rows, const SampleSpec& spec,
+                                                void (*check)(const PowerState::Parts& parts),
+                                                const ArrayView& direction, const ArrayView& gradient) {
+  DeviceGuard guard(A.device.index);
+  PowerState::Parts parts;
+  return visit_float(A.dtype, [&](auto t) {
+    return reduce_typed<decltype(t)>(A, y, mu, rows, spec, parts, nullptr, check, &direction, &gradient);
+  });
 }
 
 }  // namespace homotopt::cuda

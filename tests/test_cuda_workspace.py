@@ -125,3 +125,35 @@ def test_fused_estimator_repeats_on_the_workspace():
     mu = cuda(np.ones(48, np.float32))
     runs = [gpu.power_gradient(mu, sigma=0.2, power=1.0, num_samples=k, seed=1).direction.clone() for k in (16, 3, 16)]
     assert torch.equal(runs[0], runs[2])
+
+
+def estimator_call(gpu, mu, rows, direction, gradient, K=12):
+    desc = lambda x, name: x if isinstance(x, np.ndarray) else _device.describe(x, name)  # noqa: E731
+    return _core.phase_retrieval_power_gradient(*gpu._views, _device.describe(mu, "mu"),
+                                                None if rows is None else _device.describe(rows, "rows"), K, 0.3, 1.0,
+                                                5, 0, 2, desc(direction, "direction"), desc(gradient, "gradient"))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_estimator_one_shot_equals_the_host_state_bitwise(dtype):
+    host = PhaseRetrieval.random(70, 300, seed=4, dtype=dtype)
+    gpu = PhaseRetrieval(cuda(host.A), cuda(host.y))
+    mu = cuda(np.random.default_rng(2).standard_normal(70).astype(dtype))
+    rows = cuda(np.random.default_rng(3).integers(0, 300, 90))
+    on_device = [torch.empty(70, dtype=getattr(torch, np.dtype(dtype).name), device="cuda") for _ in range(2)]
+    on_host = [np.empty(70, dtype) for _ in range(2)]  # outputs on the host: the host state's path
+    a = estimator_call(gpu, mu, rows, *on_device)
+    b = estimator_call(gpu, mu, rows, *on_host)
+    np.testing.assert_array_equal(on_device[0].cpu().numpy(), on_host[0])
+    np.testing.assert_allclose(on_device[1].cpu().numpy(), on_host[1], rtol=1e-13 if dtype == np.float64 else 2.5e-7)
+    assert a[2:] == b[2:]  # log_scale, log_mean_exp, count, omitted
+
+
+def test_estimator_rejected_call_writes_nothing():
+    host = PhaseRetrieval.random(20, 50, seed=4)
+    gpu = PhaseRetrieval(cuda(host.A), cuda(host.y))
+    direction = torch.full((20,), 7.0, dtype=torch.float64, device="cuda")
+    gradient = torch.full((20,), 9.0, dtype=torch.float64, device="cuda")
+    with pytest.raises(ValueError, match="rows: expected row indices in"):
+        estimator_call(gpu, cuda(np.zeros(20)), cuda(np.array([0, 3, 50])), direction, gradient)
+    assert bool((direction == 7.0).all()) and bool((gradient == 9.0).all())

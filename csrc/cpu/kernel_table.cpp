@@ -58,6 +58,7 @@ extern const Kernels kKernels = {
     &power_step_entry,
     &copy_to_device,
     nullptr,  // power_gradient: the front end's reduce_power + host result is the CPU's one-shot form
+    nullptr,  // phase_retrieval_power_gradient: likewise, with phase_retrieval_reduce
 };
 
 }  // namespace HOMOTOPT_CPU_NS
