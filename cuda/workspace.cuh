@@ -6,6 +6,8 @@
 // A call takes a WorkspaceLease, which holds the workspace's lock for the lease's life: two host threads
 // on the same stream never share pieces, and the lock is released on every path out (RAII, also when a
 // check throws). The caller lays out its pieces with a WorkspaceLayout, then asks the lease for them.
+// The lock is not recursive: code holding a lease must not take another on the same stream (no entry
+// point nests them: o2nc_update's inner o2nc_update_device and the finalize kernel take none).
 //
 // Growth is in stream order: when a call needs more device memory, the old block is freed with
 // cudaFreeAsync on the workspace's stream (after the work already queued there that uses it) and a
