@@ -46,14 +46,15 @@ stage() {
   return $rc
 }
 
-# sanitize TOOL LIMIT PYTEST_ARGS...: the tests in one process (no xdist: compute-sanitizer follows the
-# interpreter's CUDA calls), every test run (no -x), a per-test cap so that one slow test cannot eat
-# the stage; then the sanitizer's own verdict line.
+# sanitize TOOL LIMIT TEST_LIMIT PYTEST_ARGS...: the tests in one process (no xdist: compute-sanitizer
+# follows the interpreter's CUDA calls), every test run (no -x), each under TEST_LIMIT seconds so that
+# one slow test fails as a timeout instead of eating the stage; then the sanitizer's verdict line.
 sanitize() {
-  local tool=$1 limit=$2
-  shift 2
+  local tool=$1 limit=$2 test_limit=$3
+  shift 3
   TAIL=25 stage "sanitizer_$tool" "$limit" compute-sanitizer --tool "$tool" --error-exitcode 99 \
-    --target-processes all python3 -m pytest -q -p no:cacheprovider -p no:benchmark -m cuda --timeout 90 "$@"
+    --target-processes all python3 -m pytest -q -p no:cacheprovider -p no:benchmark -m cuda \
+    --timeout "$test_limit" "$@"
   local rc=$?
   grep -h "ERROR SUMMARY" "$LOGS/sanitizer_$tool.log" 2>/dev/null | tail -n 1
   return $rc
@@ -66,8 +67,8 @@ ldd "$(python3 -c 'import homotopt._core as c; print(c.__file__)')" > "$LOGS/lin
 stage info 30 python3 -c "import homotopt, torch; print(homotopt.build_info(), homotopt._core.cuda_device_count(), torch.__version__, torch.cuda.get_device_name())"
 
 if [ "$MODE" = sanitize ]; then
-  sanitize memcheck $(((DEADLINE - SECONDS) / 2)) tests
-  sanitize racecheck $((DEADLINE - SECONDS)) tests
+  sanitize memcheck $(((DEADLINE - SECONDS) / 2)) 120 tests
+  sanitize racecheck $((DEADLINE - SECONDS)) 120 tests
   exit 0
 fi
 
@@ -80,8 +81,9 @@ stage exceptions 30 python3 -c "$THROW" ||
 # xdist: a crashing test takes down one worker, not the session.
 stage cuda_tests 90 python3 -m pytest -q -p no:cacheprovider -m cuda -n 4 -p no:benchmark --timeout 120 tests
 # The per-call paths of issue 15 (workspace, one-sync reduce, device finalize, o2nc's sync path).
-sanitize memcheck 75 tests/test_cuda_workspace.py tests/test_cuda.py tests/test_o2nc_cuda.py -k "not runner"
-sanitize racecheck 60 tests/test_cuda_workspace.py tests/test_cuda.py -k "power_gradient or power_state or fused or one_shot"
+sanitize memcheck 90 40 tests/test_cuda_workspace.py tests/test_cuda.py tests/test_o2nc_cuda.py -k "not runner"
+sanitize racecheck 60 40 tests/test_cuda_workspace.py tests/test_cuda.py \
+  -k "(power_gradient or power_state or fused or one_shot) and not runner"
 
 if [ "$MODE" = quick ]; then
   stage cuda_power_ops 60 python3 bench/cuda_power_ops.py --quick
