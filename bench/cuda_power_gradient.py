@@ -64,7 +64,6 @@ def main() -> None:
     exit_without_cuda("bench/cuda_power_gradient.py")
     import torch
 
-    import homotopt
     from homotopt.problems import PhaseRetrieval
 
     dev = torch.device("cuda")
@@ -98,7 +97,7 @@ def main() -> None:
         timed = cuda_side_by_side(torch, {"homotopt": ours,
                                           "torch": lambda: torch_estimator(A, y, mu, K, gen),
                                           "torch.compile": lambda: compiled(A, y, mu, K, gen)})
-        times = {name: t["event_s"] for name, t in timed.items()}
+        times = {who: t["event_s"] for who, t in timed.items()}
         flops = 2 * n * d * K + 2 * n * d
         floor = max(n * d * 4 / copy_bw, flops / sgemm)
         rec = {"n": n, "d": d, "K": K, "median_s": times, "timings": timed, "kernels_s": kernels,
