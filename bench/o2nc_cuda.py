@@ -33,7 +33,6 @@ from pathlib import Path
 
 import torch
 
-import homotopt
 import homotopt.torch as ht
 
 sys.path.insert(0, str(Path(__file__).parent))
