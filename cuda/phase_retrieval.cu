@@ -376,7 +376,8 @@ PowerResultStats reduce_typed(const ArrayView& A_view, const ArrayView& y_view, 
                     st_at = layout.add<LseState>(static_cast<std::size_t>(blocks)),
                     pu_at = layout.add<double>(static_cast<std::size_t>(blocks) * static_cast<std::size_t>(d)),
                     out_at = layout.add<double>(static_cast<std::size_t>(out_count));
-  const WorkspaceLease work(stream, layout.bytes(), static_cast<std::size_t>(out_count) * sizeof(double));
+  const std::int64_t first = u_host ? 0 : d;  // what comes back: all of out, or (one-shot) its 4 scalars
+  const WorkspaceLease work(stream, layout.bytes(), static_cast<std::size_t>(out_count - first) * sizeof(double));
   T* W = work.device<T>(w_at);
   auto* states = work.device<LseState>(st_at);
   auto* partial_u = work.device<double>(pu_at);
@@ -393,7 +394,6 @@ PowerResultStats reduce_typed(const ArrayView& A_view, const ArrayView& y_view, 
          static_cast<const double*>(partial_u), d, out);
 
   // Back to the host: all of out, or (one-shot) only its four scalars (m, s, first bad row, top).
-  const std::int64_t first = u_host ? 0 : d;
   HOMOTOPT_CUDA_CHECK(cudaMemcpyAsync(work.host<double>(), out + first, (out_count - first) * sizeof(double),
                                       cudaMemcpyDeviceToHost, stream));
   HOMOTOPT_CUDA_CHECK(cudaStreamSynchronize(stream));
