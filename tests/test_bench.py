@@ -5,6 +5,7 @@ that every candidate computes the same math as homotopt (so the benchmark compar
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -67,6 +68,33 @@ def test_cuda_without_a_gpu_is_a_clear_error(tmp_path):
     with pytest.raises(SystemExit, match="homotopt bench: error: --device cuda: "):
         main(["bench", "o2nc", "--device", "cuda", "--quick", "--out", str(tmp_path)])
     assert not (tmp_path / "results.json").exists()
+
+
+GPU_SCRIPTS = ["cuda_power_ops.py", "cuda_power_gradient.py", "cuda_runner.py", "o2nc_cuda.py",
+               "cuda_estimator_profile.py"]
+SKIP_DRIVER = """
+import runpy, sys
+for script in sys.argv[1:]:
+    sys.argv = [script]
+    try:
+        runpy.run_path(script, run_name="__main__")
+        print("RETURNED", script)  # a script that ran on without a GPU
+    except SystemExit as exit:
+        print("EXIT", exit.code, script)
+"""
+
+
+@pytest.mark.skipif(homotopt._core.cuda_device_count() > 0, reason="this machine has a GPU")
+def test_gpu_scripts_skip_cleanly_without_a_gpu():
+    # bench/gpu_session.sh and CPU-only CI rely on it: each exits 0 with a message, before any timing.
+    pytest.importorskip("torch")
+    bench = Path(__file__).resolve().parents[1] / "bench"
+    out = subprocess.run([sys.executable, "-c", SKIP_DRIVER, *(str(bench / s) for s in GPU_SCRIPTS)],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    for script in GPU_SCRIPTS:
+        assert f"{script}: skipped: needs a CUDA GPU" in out.stdout, out.stdout
+        assert f"EXIT 0 {bench / script}" in out.stdout, out.stdout
 
 
 @pytest.mark.parametrize("args, message", [
