@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # One call on a GPU machine (the device tool's `run`), at most 8 minutes: build, the CUDA tests, the
 # CUDA tests of the changed paths under compute-sanitizer (memcheck, then racecheck), every cuda_*
-# benchmark, then (time permitting) the estimator's profiles, the installed `homotopt bench --device
-# cuda` and the whole suite. Each stage runs under a cap and under one deadline (default 470 s), in
+# benchmark and bench/torch_powerhp.py's CUDA half, then (time permitting) the estimator's profiles,
+# the installed `homotopt bench --device cuda` and the whole suite. Each stage runs under a cap and under one deadline (default 470 s), in
 # this order of priority, so the call always returns and a late stage is what gets cut.
 # Logs and bench/results files come back as one archive, $OUT/gpu_session.tar.gz (default OUT=./gpu_out).
 # Uses the machine's python3 with torch, pybind11 and scikit-build-core (no network):
@@ -87,12 +87,14 @@ sanitize racecheck 60 40 tests/test_cuda_workspace.py tests/test_cuda.py \
 
 if [ "$MODE" = quick ]; then
   stage cuda_power_ops 60 python3 bench/cuda_power_ops.py --quick
+  stage torch_powerhp 45 python3 bench/torch_powerhp.py --quick --device cuda
   stage cuda_power_gradient 75 python3 bench/cuda_power_gradient.py
   stage o2nc_cuda 45 python3 bench/o2nc_cuda.py --quick
   stage cuda_runner 45 python3 bench/cuda_runner.py --steps 6000
   exit 0
 fi
 stage cuda_power_ops 90 python3 bench/cuda_power_ops.py
+stage torch_powerhp 60 python3 bench/torch_powerhp.py --device cuda
 stage cuda_power_gradient 75 python3 bench/cuda_power_gradient.py
 stage o2nc_cuda 45 python3 bench/o2nc_cuda.py --quick
 stage cuda_runner 45 python3 bench/cuda_runner.py --steps 6000
