@@ -2,8 +2,9 @@
 # One call on a GPU machine (the device tool's `run`), at most 8 minutes: build, the CUDA tests, the
 # CUDA tests of the changed paths under compute-sanitizer (memcheck, then racecheck), every cuda_*
 # benchmark and bench/torch_powerhp.py's CUDA half, then (time permitting) the estimator's profiles,
-# the installed `homotopt bench --device cuda` and the whole suite. Each stage runs under a cap and under one deadline (default 470 s), in
-# this order of priority, so the call always returns and a late stage is what gets cut.
+# the installed `homotopt bench --device cuda` and the whole suite. Each stage runs under a cap and
+# under one deadline (default 470 s), in this order of priority, so the call always returns and a late
+# stage is what gets cut.
 # Logs and bench/results files come back as one archive, $OUT/gpu_session.tar.gz (default OUT=./gpu_out).
 # Uses the machine's python3 with torch, pybind11 and scikit-build-core (no network):
 # pip install --no-build-isolation.
