@@ -6,9 +6,10 @@ homotopt.bench.power_gradient's torch_direction: w = exp(N f - max), w @ grads /
 is timed side by side, interleaved, by CUDA events (the call's span on the stream) AND by a host
 timer (the host's time inside the call), plus the rate of back-to-back calls, so that the per-call
 host overhead (issue 15) is visible next to the device time. Floor: the gradients read once at the
-measured device-to-device copy bandwidth. power_weights has no CUDA kernel (Kernels::power_weights is
-null on CUDA): listed as skipped. Results: bench/results/cuda_power_ops_<gpu>.{json,md}, rewritten
-after every shape (a run cut short keeps what it measured).
+measured device-to-device copy bandwidth. power_weights (softmax(N f) of the K x J values, one wait
+for log_sum_exp) against torch.softmax(N f) eager and compiled, for K x J from 128 to 2^20 values.
+Results: bench/results/cuda_power_ops_<gpu>.{json,md}, rewritten after every shape (a run cut short
+keeps what it measured).
 
 Run on a machine with a CUDA GPU: python bench/cuda_power_ops.py [--quick] [--reps 40]
 Without one it prints why and exits 0.
@@ -26,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _common import (cuda_device_name, cuda_environment, cuda_side_by_side, exit_without_cuda,  # noqa: E402
                      markdown_table, write_results)
 
+WEIGHT_SHAPES = [(8, 16), (64, 64), (256, 256), (1024, 1024)]  # (K, J) of power_weights
 SHAPES = [(8, 16, 1_000), (8, 16, 10_000), (8, 16, 100_000), (32, 32, 10_000), (64, 64, 1_000),
           (64, 64, 10_000), (64, 64, 100_000)]  # (K, J, d)
 QUICK_SHAPES = [(8, 16, 1_000), (64, 64, 100_000)]
@@ -49,8 +51,23 @@ def main() -> None:
     del big
     compiled_fn = torch.compile(torch_direction, dynamic=False)
     names = ["homotopt", "PowerState.update", "PyTorch", "torch.compile"]
-    skipped = {"power_weights": "no CUDA kernel yet (Kernels::power_weights is null on CUDA)"}
-    rows, records = [], []
+    rows, records, wrows, wrecords = [], [], [], []
+    softmax = lambda f: torch.softmax(POWER * f.reshape(-1), 0)  # noqa: E731
+    compiled_softmax = torch.compile(softmax, dynamic=False)
+    wtable = ""
+    for K, J in WEIGHT_SHAPES[::3] if args.quick else WEIGHT_SHAPES:
+        tv = (-torch.rand((K, J), device=dev) * 0.01).float()
+        t = cuda_side_by_side(torch, {"homotopt": lambda: homotopt.power_weights(tv, POWER),
+                                      "PyTorch": lambda: softmax(tv), "torch.compile": lambda: compiled_softmax(tv)},
+                              reps=reps)
+        floor = 2 * K * J * 4 / copy_bw  # read f, write w
+        wrecords.append({"K": K, "J": J, "floor_s": floor, "timings": t})
+        wrows.append([f"({K}, {J})"] + [f"{t[n]['event_s'] * 1e6:.1f} / {t[n]['host_s'] * 1e6:.1f} / "
+                                        f"{t[n]['burst_s'] * 1e6:.1f}" for n in t]
+                     + [f"{floor * 1e6:.2f}", f"{t['PyTorch']['event_s'] / t['homotopt']['event_s']:.2f}x"])
+        print(wrows[-1], flush=True)
+        wtable = markdown_table(["(K, J)", "power_weights us", "torch.softmax us", "torch.compile us", "floor us",
+                                 "vs torch"], wrows)
     for K, J, d in QUICK_SHAPES if args.quick else SHAPES:
         rng = np.random.default_rng(0)
         values = -np.abs(rng.standard_normal((K, J))).astype(np.float32) * np.float32(0.01)
@@ -82,10 +99,11 @@ def main() -> None:
                 "inside the call / wall time per call of 20 back-to-back calls, medians in us. Floor: the "
                 "gradients read once at the copy bandwidth. 'vs': torch's event span over homotopt's (> 1: "
                 "homotopt faster). homotopt.power_gradient also returns log_scale (a Python float: the one "
-                "synchronization) and the literal gradient; the torch code computes the direction only. "
-                f"Skipped: {'; '.join(f'{k}: {v}' for k, v in skipped.items())}.\n")
+                "synchronization) and the literal gradient; the torch code computes the direction only.\n\n"
+                "power_weights (same cells; floor: the values read and the weights written once; it also "
+                "returns log_sum_exp, a Python float: its one synchronization):\n\n" + wtable + "\n")
         payload = {"environment": cuda_environment(), "records": records, "copy_bandwidth": copy_bw,
-                   "skipped": skipped}
+                   "power_weights": wrecords}
         write_results("cuda_power_ops", cuda_device_name(), payload, table + note)
     print(table + note)
 

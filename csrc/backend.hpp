@@ -144,6 +144,8 @@ namespace cuda {
 int device_count();
 void reduce_power(const ArrayView& values, const ArrayView& grads, const PairShape& shape, double power,
                   NanPolicy policy, PowerState::Parts& parts, double* u);
+// One host synchronization (a status copy) per call, then the weights kernel.
+PowerWeightsStats power_weights(const ArrayView& values, double power, NanPolicy policy, const ArrayView& weights);
 void phase_retrieval_reduce(const ArrayView& A, const ArrayView& y, const ArrayView& mu,
                             const ArrayView& rows, const SampleSpec& spec, PowerState::Parts& parts,
                             double* u);

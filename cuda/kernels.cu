@@ -9,7 +9,7 @@ const Kernels& kernels() {
   static const Kernels table{
       "cuda",
       reduce_power,
-      nullptr,  // power_weights
+      power_weights,
       phase_retrieval_reduce,
       nullptr,  // phase_retrieval_fitness
       nullptr,  // two_layer_relu_fitness

@@ -6,9 +6,11 @@
 // No float atomics: the grid depends only on the shapes, so results are bitwise the same run to run.
 // Bad values raise through an integer atomicMin of the first bad pair (the CPU names the same pair);
 // a non-finite u triggers the scan for non-finite gradients, then a rerun with those pairs masked.
+// power_weights: the same scan, then the weights softmax(N f) written by one more kernel.
 // Per call (issue 15): scratch from the stream's workspace (workspace.cuh, no allocation), one memset and
 // the four kernels back to back, one copy of a packed status into pinned memory and one wait; the
 // one-shot form then writes its result on the device (power_finalize.cuh) instead of copying u back.
+#include <cmath>
 #include <cstdint>
 #include <limits>
 #include <vector>
@@ -147,6 +149,21 @@ __global__ void find_bad_grads_kernel(const T* values, const T* grads, std::int6
   }
 }
 
+// power_weights: w_p = weight / s over the pairs (grid-stride), 0 for an omitted pair and for f = -inf,
+// as the CPU's pair_weight / pair_limit_weight: lse.hpp's weight_of, then one multiply by 1 / s.
+template <class T>
+__global__ void weights_kernel(const T* values, std::int64_t P, double power, const Scan* scan, T* weights) {
+  const LseState lse = scan->lse;
+  const double inv_s = lse.s > 0.0 ? 1.0 / lse.s : 0.0;
+  for (std::int64_t p = blockIdx.x * static_cast<std::int64_t>(kThreads) + threadIdx.x; p < P;
+       p += static_cast<std::int64_t>(gridDim.x) * kThreads) {
+    int code;
+    const double a = exponent_of(values, p, power, nullptr, code);
+    const double v = static_cast<double>(values[p]);
+    weights[p] = static_cast<T>((code != 0 || v == -kInf ? 0.0 : lse.weight_of(a, v)) * inv_s);
+  }
+}
+
 std::string pair_name(std::int64_t p, const PairShape& shape, bool two_d) {
   if (!two_d) return detail::concat("k = ", p);
   return detail::concat("(k, j) = (", p / shape.J, ", ", p % shape.J, ")");
@@ -258,7 +275,47 @@ PowerResultStats reduce_typed(const ArrayView& values_view, const ArrayView& gra
   return {};
 }
 
+// power_weights: the scan's two kernels, one copy of the status and one wait, the checks (before
+// anything is written), then the weights kernel (no wait).
+template <class T>
+PowerWeightsStats weights_typed(const ArrayView& values_view, double power, NanPolicy policy,
+                                const ArrayView& weights_view) {
+  const cudaStream_t stream = stream_of(values_view);
+  const T* values = values_view.ptr<const T>();
+  const std::int64_t P = values_view.numel();
+  const bool two_d = values_view.ndim == 2;
+  const PairShape shape{P, two_d ? values_view.shape[1] : 1, 0};
+  const int scan_blocks = static_cast<int>(std::min<std::int64_t>((P + kThreads - 1) / kThreads, 1024));
+  WorkspaceLayout layout;
+  const std::size_t status_at = layout.add<Status>(1);
+  const std::size_t partial_at = layout.add<Scan>(static_cast<std::size_t>(scan_blocks));
+  const WorkspaceLease work(stream, layout.bytes(), sizeof(Status));  // locked until return or throw
+  auto* status = work.device<Status>(status_at);
+  auto* partial = work.device<Scan>(partial_at);
+  HOMOTOPT_CUDA_CHECK(cudaMemsetAsync(status->flags, 0xff, sizeof status->flags, stream));  // all kNone
+  launch(scan_kernel<T>, scan_blocks, kThreads, stream, values, P, power, static_cast<const std::uint8_t*>(nullptr),
+         partial, &status->flags[0]);
+  launch(merge_scan_kernel, 1, kThreads, stream, static_cast<const Scan*>(partial), scan_blocks, &status->scan);
+  read_back(work, status, sizeof(Status));
+  const Status st = *work.host<const Status>();
+  HOMOTOPT_CHECK(st.flags[0] == kNone || policy == NanPolicy::omit, "values: non-finite value at ",
+                 pair_name(static_cast<std::int64_t>(st.flags[0]), shape, two_d),
+                 " (nan_policy=\"omit\" gives such pairs weight 0)");
+  HOMOTOPT_CHECK(st.scan.count > 0, "values: all ", P,
+                 " pairs are non-finite and were omitted; there is nothing to average");
+  launch(weights_kernel<T>, scan_blocks, kThreads, stream, values, P, power, static_cast<const Scan*>(&status->scan),
+         weights_view.ptr<T>());
+  const LseState& lse = st.scan.lse;
+  return {lse.s > 0.0 ? lse.m + std::log(lse.s) : -kInf, static_cast<std::int64_t>(st.scan.count),
+          static_cast<std::int64_t>(st.scan.omitted)};
+}
+
 }  // namespace
+
+PowerWeightsStats power_weights(const ArrayView& values, double power, NanPolicy policy, const ArrayView& weights) {
+  DeviceGuard guard(values.device.index);
+  return visit_float(values.dtype, [&](auto t) { return weights_typed<decltype(t)>(values, power, policy, weights); });
+}
 
 void reduce_power(const ArrayView& values, const ArrayView& grads, const PairShape& shape, double power,
                   NanPolicy policy, PowerState::Parts& parts, double* u) {

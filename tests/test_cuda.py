@@ -54,6 +54,40 @@ def test_power_gradient_cuda_adversarial(rng):
         homotopt.power_gradient(cuda(np.nan_to_num(values, nan=0.0)), cuda(grads), 1.0)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape", [(1,), (5, 7), (64, 64), (3, 300_001)])
+def test_power_weights_cuda_equals_cpu(rng, dtype, shape):
+    values = (rng.standard_normal(shape) * 30).astype(dtype)
+    w_cpu, lse_cpu = homotopt.power_weights(values, 2.0)
+    w_gpu, lse_gpu = homotopt.power_weights(cuda(values), 2.0)
+    assert isinstance(w_gpu, torch.Tensor) and w_gpu.is_cuda and w_gpu.dtype == cuda(values).dtype
+    assert w_gpu.shape == values.shape
+    tol = 1e-13 if dtype == np.float64 else 2e-7  # the scan's s summed in another order
+    np.testing.assert_allclose(w_gpu.cpu().numpy(), w_cpu, rtol=tol, atol=0)
+    assert lse_gpu == pytest.approx(lse_cpu, rel=1e-13, abs=1e-13)
+
+
+def test_power_weights_cuda_adversarial(rng):
+    values = rng.standard_normal((6, 9)) * 1e6
+    values[1, 2] = -np.inf
+    w, _ = homotopt.power_weights(cuda(values), 1.0)
+    np.testing.assert_allclose(w.cpu().numpy(), homotopt.power_weights(values, 1.0)[0], rtol=1e-12, atol=0)
+    assert w[1, 2] == 0
+    values[3, 3] = np.nan
+    with pytest.raises(ValueError, match=r"\(k, j\) = \(3, 3\)"):
+        homotopt.power_weights(cuda(values), 1.0)
+    omit, _ = homotopt.power_weights(cuda(values), 1.0, nan_policy="omit")
+    np.testing.assert_allclose(omit.cpu().numpy(), homotopt.power_weights(values, 1.0, nan_policy="omit")[0],
+                               rtol=1e-12, atol=0)
+    # the limit (N f overflows): 1/T on the ties of the largest value
+    top = np.array([3.0, 7.0, 7.0, -1.0])
+    w, lse = homotopt.power_weights(cuda(top), 1e308)
+    assert w.cpu().tolist() == [0.0, 0.5, 0.5, 0.0] and lse == np.inf
+    # rejected calls write nothing and raise the CPU's message
+    with pytest.raises(ValueError, match="all 2 pairs are non-finite"):
+        homotopt.power_weights(cuda(np.array([np.nan, np.nan])), 1.0, nan_policy="omit")
+
+
 def test_power_state_chunks_on_the_gpu(rng):
     values, grads = rng.standard_normal((20, 4)), rng.standard_normal((20, 4, 5))
     state = homotopt.PowerState(5)

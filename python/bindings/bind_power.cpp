@@ -43,10 +43,9 @@ void bind_power(py::module_& m) {
 
   m.def(
       "power_weights",
-      [](const py::array& values, double power, NanPolicy policy) {
+      [](const py::object& values, double power, NanPolicy policy, py::object weights) {
         const ArrayView v = view_of(values, "values");
-        std::vector<std::int64_t> shape(v.shape, v.shape + v.ndim);
-        py::array weights = new_array(output_dtype(v), shape);
+        if (weights.is_none()) weights = new_array(output_dtype(v), std::vector<std::int64_t>(v.shape, v.shape + v.ndim));
         const ArrayView wv = view_of(weights, "weights");
         PowerWeightsStats stats;
         {
@@ -55,7 +54,7 @@ void bind_power(py::module_& m) {
         }
         return py::make_tuple(weights, stats.log_sum_exp, stats.count, stats.omitted);
       },
-      py::arg("values"), py::arg("power"), py::arg("nan_policy"));
+      py::arg("values"), py::arg("power"), py::arg("nan_policy"), py::arg("weights") = py::none());
 
   py::class_<PowerState>(m, "PowerState", py::module_local())
       .def(py::init<std::int64_t>(), py::arg("dim"))

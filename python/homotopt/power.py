@@ -87,7 +87,9 @@ def power_weights(values: Any, power: float, *, nan_policy: str = "raise") -> tu
 
     Returns:
         (weights, log_sum_exp): weights of values' shape and dtype, summing to 1 (all zeros when
-        every value is -inf), and log sum_kj exp(N f_kj) over the counted pairs.
+        every value is -inf), and log sum_kj exp(N f_kj) over the counted pairs. GPU values (PyTorch,
+        CuPy) give GPU weights of the same library, on the same device and stream (one wait per call,
+        for log_sum_exp and the checks).
     """
     weights, log_sum_exp, _ = _power_weights_counted(values, power, nan_policy)
     return weights, log_sum_exp
@@ -96,8 +98,14 @@ def power_weights(values: Any, power: float, *, nan_policy: str = "raise") -> tu
 def _power_weights_counted(values: Any, power: float, nan_policy: str) -> tuple[np.ndarray, float, int]:
     """power_weights plus the count of pairs in the mean (the native call's, not recounted)."""
     policy = nan_policy_code(nan_policy)
+    N = nonnegative(power, "power")
+    if _device.is_device_array(values):  # weights on the same device, in the same library
+        v = _device.describe(values, "values")
+        weights = _device.empty_like(values, tuple(v["shape"]), np.float32 if v["dtype"] == "f4" else np.float64)
+        _, log_sum_exp, count, _ = _core.power_weights(v, N, policy, _device.describe(weights, "weights"))
+        return weights, float(log_sum_exp), int(count)
     v = input_array(values, "values")
-    weights, log_sum_exp, count, _ = _core.power_weights(v, nonnegative(power, "power"), policy)
+    weights, log_sum_exp, count, _ = _core.power_weights(v, N, policy)
     return weights, float(log_sum_exp), int(count)
 
 
