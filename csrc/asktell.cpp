@@ -142,42 +142,47 @@ double ProgPowerHP::applied_power(std::int64_t r, const double* fitness, std::in
   return st.power;
 }
 
-void ProgPowerHP::track_best(std::int64_t r, const double* values, std::int64_t J, const double* samples) {
-  if (state_.reported[r]) return;
-  const std::int64_t K = config_.num_samples, d = config_.dim;
-  for (std::int64_t k = 0; k < K; ++k) {
+std::int64_t ProgPowerHP::best_sample(std::int64_t r, const double* values, std::int64_t J) {
+  if (state_.reported[r]) return -1;
+  std::int64_t best = -1;
+  for (std::int64_t k = 0; k < config_.num_samples; ++k) {
     double mean = 0.0;
     for (std::int64_t j = 0; j < J; ++j) mean += to_fitness(values[k * J + j]);
     mean /= static_cast<double>(J);
     if (mean > state_.best_value[r]) {  // false for NaN
       state_.best_value[r] = mean;
       state_.best_step[r] = state_.step;
-      std::copy(samples + k * d, samples + (k + 1) * d, state_.best_mu.begin() + r * d);
+      best = k;
     }
   }
+  return best;
+}
+
+double ProgPowerHP::step_factor(std::int64_t r, double norm, double log_scale) {
+  const double alpha = lr();
+  double c;
+  if (config_.step_rule == AskTellStep::mean) {
+    c = alpha;
+  } else if (config_.step_rule == AskTellStep::sigma) {
+    c = norm > 0.0 ? alpha * sigma() / norm : 0.0;
+  } else {
+    c = step_multiplier(static_cast<StepRule>(config_.step_rule), alpha, last_[r].power, log_scale, norm);
+  }
+  last_[r].log_scale = log_scale;
+  last_[r].step_norm = std::fabs(c) * norm;
+  return c;
 }
 
 void ProgPowerHP::move(const double* directions, const std::vector<double>& log_scales) {
   const std::int64_t R = config_.runs, d = config_.dim;
-  const double alpha = lr();
   for (std::int64_t r = 0; r < R; ++r) {
     const double* dir = directions + r * d;
     for (std::int64_t i = 0; i < d; ++i) last_direction_[r * d + i] = config_.maximize ? dir[i] : -dir[i];
     double norm2 = 0.0;
     for (std::int64_t i = 0; i < d; ++i) norm2 += dir[i] * dir[i];
-    const double norm = std::sqrt(norm2);
-    double c;
-    if (config_.step_rule == AskTellStep::mean) {
-      c = alpha;
-    } else if (config_.step_rule == AskTellStep::sigma) {
-      c = norm > 0.0 ? alpha * sigma() / norm : 0.0;
-    } else {
-      c = step_multiplier(static_cast<StepRule>(config_.step_rule), alpha, last_[r].power, log_scales[r], norm);
-    }
+    const double c = step_factor(r, std::sqrt(norm2), log_scales[r]);
     double* mu = state_.mu.data() + r * d;
     for (std::int64_t i = 0; i < d; ++i) mu[i] += c * dir[i];
-    last_[r].log_scale = log_scales[r];
-    last_[r].step_norm = std::fabs(c) * norm;
     bound(mu, false);
   }
   ++state_.step;
@@ -206,7 +211,10 @@ void ProgPowerHP::record_evaluations(const double* values, std::int64_t J) {
   const std::int64_t R = config_.runs, K = config_.num_samples, d = config_.dim;
   std::vector<double> samples(static_cast<std::size_t>(R * K * d));
   ask(samples.data());
-  for (std::int64_t r = 0; r < R; ++r) track_best(r, values + r * K * J, J, samples.data() + r * K * d);
+  for (std::int64_t r = 0; r < R; ++r) {
+    const std::int64_t k = best_sample(r, values + r * K * J, J);
+    if (k >= 0) std::copy_n(samples.data() + (r * K + k) * d, d, state_.best_mu.begin() + r * d);
+  }
   state_.evaluations += R * K * J;
 }
 
@@ -235,7 +243,7 @@ void ProgPowerHP::tell(const double* values, const double* grads, std::int64_t J
   move(directions.data(), log_scales);
 }
 
-void ProgPowerHP::weights(const double* values, std::int64_t J, double* out, NanPolicy policy) {
+void ProgPowerHP::weights_into(const double* values, std::int64_t J, double* out, NanPolicy policy) {
   HOMOTOPT_CHECK(values != nullptr && out != nullptr, "values, out: expected buffers, got null");
   HOMOTOPT_CHECK(J >= 1, "batch: expected J >= 1 data points per sample, got ", J);
   const std::int64_t K = config_.num_samples, KJ = K * J;
@@ -246,9 +254,34 @@ void ProgPowerHP::weights(const double* values, std::int64_t J, double* out, Nan
     last_[r].count = w.count;
     last_[r].omitted = w.omitted;
   });
-  record_evaluations(values, J);
   pending_log_scale_ = log_scales;
   pending_step_ = state_.step;
+}
+
+void ProgPowerHP::weights(const double* values, std::int64_t J, double* out, NanPolicy policy) {
+  weights_into(values, J, out, policy);
+  record_evaluations(values, J);
+}
+
+void ProgPowerHP::weights_held(const double* values, std::int64_t J, double* out, std::int64_t* best,
+                               NanPolicy policy) {
+  HOMOTOPT_CHECK(best != nullptr, "best: expected a buffer of R integers, got null");
+  weights_into(values, J, out, policy);
+  const std::int64_t R = config_.runs, K = config_.num_samples;
+  for (std::int64_t r = 0; r < R; ++r) best[r] = best_sample(r, values + r * K * J, J);
+  state_.evaluations += R * K * J;
+}
+
+void ProgPowerHP::step_held(const double* norms, double* factors) {
+  HOMOTOPT_CHECK(pending_step_ == state_.step, "step_held: call weights_held(values) for this step first");
+  HOMOTOPT_CHECK(norms != nullptr && factors != nullptr, "norms, factors: expected buffers of R numbers, got null");
+  for (std::int64_t r = 0; r < config_.runs; ++r) {
+    HOMOTOPT_CHECK(norms[r] >= 0.0 && std::isfinite(norms[r]), "norms: expected finite values >= 0, got ",
+                   norms[r], " at run ", r);
+    factors[r] = step_factor(r, norms[r], pending_log_scale_[r]);
+  }
+  ++state_.step;
+  pending_step_ = -1;
 }
 
 void ProgPowerHP::tell_weighted(const double* grads) {

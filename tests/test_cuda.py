@@ -205,3 +205,27 @@ def test_fused_estimator_and_runner_cuda_limit(dtype):
     a, b = homotopt.prog_powerhp(host_r, mu0, **run), homotopt.prog_powerhp(gpu_r, mu0, **run)
     assert np.all(np.isfinite(a.final_mu)) and np.any(a.final_mu != mu0)
     np.testing.assert_allclose(b.final_mu, a.final_mu, rtol=0, atol=tol * np.abs(a.final_mu).max())
+
+
+@pytest.mark.parametrize("kwargs", [dict(), dict(runs=3, maximize=False, scale_free=True, step_rule="sigma"),
+                                    dict(runs=2, bounds=(-0.4, 0.7), bound_mode="reflect", step_rule="unit")])
+def test_asktell_on_cuda_tensors_equals_numpy(kwargs):
+    """The caller-held form on CUDA tensors (tests/test_asktell_held.py on the CPU): samples, means and
+    estimates stay on the GPU and follow the NumPy route to float64 rounding."""
+    R = kwargs.get("runs")
+    mu0 = np.linspace(-0.3, 0.4, 5) if R is None else np.stack([np.linspace(-0.3, 0.4, 5) + 0.1 * r for r in range(R)])
+    common = dict(num_samples=6, power=homotopt.PowerSchedule(0.5, 0.05, 3.0), sigma=0.2, lr=0.05, seed=7, **kwargs)
+    a, b = homotopt.ProgPowerHP(mu0, **common), homotopt.ProgPowerHP(cuda(mu0), **common)
+    shift = np.array([[0.1], [-0.2]])
+    for t in range(8):
+        Wa, Wb = a.ask(), b.ask()
+        assert Wb.is_cuda
+        if t == 0:
+            np.testing.assert_array_equal(Wb.cpu().numpy(), Wa)  # the device Philox, product then sum
+        Xa, Xb = Wa[..., :, None, :] - shift, Wb[..., :, None, :] - cuda(shift)
+        ea = a.tell((Xa ** 2).sum(-1), 2 * Xa)
+        eb = b.tell((Xb ** 2).sum(-1), 2 * Xb)
+        assert eb.direction.is_cuda and b.mu.is_cuda and b.best_mu.is_cuda
+        np.testing.assert_allclose(eb.direction.cpu().numpy(), ea.direction, rtol=1e-11, atol=1e-13)
+        np.testing.assert_allclose(b.mu.cpu().numpy(), a.mu, rtol=1e-11, atol=1e-13)
+        np.testing.assert_allclose(b.best_mu.cpu().numpy(), a.best_mu, rtol=1e-11, atol=1e-13)

@@ -111,6 +111,27 @@ void bind_asktell(py::module_& m) {
             o.tell_weighted(grads.data());
           },
           py::arg("grads"))
+      .def(
+          "weights_held",
+          [](ProgPowerHP& o, const F64& values, NanPolicy policy) {
+            const AskTellConfig& c = o.config();
+            HOMOTOPT_CHECK(values.ndim() == 3, "values: expected shape (R, K, J), got ndim ", values.ndim());
+            check_shape(values, {c.runs, c.num_samples, values.shape(2)}, "values");
+            py::array_t<double> out({values.shape(0), values.shape(1), values.shape(2)});
+            py::array_t<std::int64_t> best(c.runs);
+            o.weights_held(values.data(), values.shape(2), out.mutable_data(), best.mutable_data(), policy);
+            return py::make_tuple(out, best);
+          },
+          py::arg("values"), py::arg("policy"))
+      .def(
+          "step_held",
+          [](ProgPowerHP& o, const F64& norms) {
+            check_shape(norms, {o.config().runs}, "norms");
+            py::array_t<double> factors(o.config().runs);
+            o.step_held(norms.data(), factors.mutable_data());
+            return factors;
+          },
+          py::arg("norms"))
       .def("report", &ProgPowerHP::report, py::arg("run"), py::arg("value"))
       .def_property_readonly("step", &ProgPowerHP::step)
       .def_property_readonly("evaluations", &ProgPowerHP::evaluations)

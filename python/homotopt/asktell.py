@@ -2,7 +2,9 @@
 
 A thin binding of the C++ class homotopt::ProgPowerHP (csrc/include/homotopt/asktell.hpp): the
 schedules, samples, reduction, step rule, bounds and best iterate live there; this file converts
-arrays (NumPy or torch) and shapes, and adds the Python-side callback and stopping rule.
+arrays and shapes, and adds the Python-side callback and stopping rule. With torch tensors the means,
+samples and gradients stay on the tensors' device (the native class's caller-held form, with the
+d-sized arithmetic in _asktell_held.py).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any, Callable
 import numpy as np
 
 from . import _core
+from ._asktell_held import HeldMeans
 from ._result import PowerGradient
 from ._validation import boolean, input_array, integer, nan_policy_code, real, seed as check_seed
 from .schedules import LearningRate, PowerSchedule, SigmaSchedule, as_lr, as_power, as_sigma
@@ -134,6 +137,8 @@ class ProgPowerHP:
             lo, hi = (np.broadcast_to(np.asarray(b, dtype=np.float64), (d,)) for b in bounds)
             c.bounds, c.lower, c.upper = BOUND_MODES[bound_mode], lo.tolist(), hi.tolist()
         self._opt = _core.AskTell(c, mu0)
+        self._held = None if self._torch is None else HeldMeans(
+            self._opt, c, self._torch[1], None if bounds is None else (lo, hi), bound_mode == "reflect")
         self.num_samples, self.runs, self.dim = c.num_samples, R, d
         self.step_rule, self.seed, self.maximize, self.scale_free = step_rule, c.seed, bool(maximize), bool(scale_free)
         self.callback, self.max_evaluations, self.min_step = callback, max_evaluations, min_step
@@ -142,14 +147,12 @@ class ProgPowerHP:
         self._pending_weights: tuple[int, float, int] | None = None
 
     # ---- conversion ------------------------------------------------------------------------------
-    def _out(self, a: np.ndarray, squeeze: bool = True) -> Any:
+    def _out(self, a: Any, squeeze: bool = True) -> Any:
+        """A result in mu0's library and dtype: a NumPy array, or a tensor already on mu0's device."""
         a = a[0] if (squeeze and not self._batched) else a
-        a = a.astype(self._dtype, copy=False)
         if self._torch is not None:
-            import torch
-
-            return torch.from_numpy(np.ascontiguousarray(a)).to(dtype=self._torch[0], device=self._torch[1])
-        return a
+            return a.to(dtype=self._torch[0])
+        return a.astype(self._dtype, copy=False)
 
     def _in(self, x: Any, name: str) -> np.ndarray:
         if _is_torch(x):
@@ -169,11 +172,11 @@ class ProgPowerHP:
 
     @property
     def mu(self) -> Any:
-        return self._out(self._opt.mu)
+        return self._out(self._held.mu if self._held else self._opt.mu)
 
     @property
     def best_mu(self) -> Any:
-        return self._out(self._opt.best_mu)
+        return self._out(self._held.best_mu if self._held else self._opt.best_mu)
 
     @property
     def best_value(self) -> Any:
@@ -204,8 +207,9 @@ class ProgPowerHP:
 
     # ---- ask / tell ------------------------------------------------------------------------------
     def ask(self) -> Any:
-        """The K samples of this step: (K, d), or (R, K, d) with runs, in mu0's dtype and library."""
-        return self._out(self._opt.ask())
+        """The K samples of this step: (K, d), or (R, K, d) with runs, in mu0's dtype and library (and on
+        its device)."""
+        return self._out(self._held.ask(self.step, self.sigma) if self._held else self._opt.ask())
 
     def _pairs(self, values: Any, name: str = "values") -> np.ndarray:
         v = self._in(values, name)
@@ -220,7 +224,10 @@ class ProgPowerHP:
     def weights(self, values: Any, *, nan_policy: str = "raise") -> Any:
         """softmax(N f) of values (K,) or (K, J) per run; remembered for a following tell(g)."""
         v = self._pairs(values)
-        w = self._opt.weights(v, nan_policy_code(nan_policy))
+        if self._held:
+            w = self._held.weights(v, nan_policy_code(nan_policy))
+        else:
+            w = self._opt.weights(v, nan_policy_code(nan_policy))
         last = self._opt.last()  # (step, log_scale, count) of run 0: the native count of the pairs
         self._pending_weights = (self.step, float(last["log_scale"][0]), int(last["count"][0]))
         shape = np.shape(values) if not _is_torch(values) else tuple(values.shape)
@@ -238,6 +245,21 @@ class ProgPowerHP:
             values, grads = None, values
         if grads is None:
             raise TypeError("tell: expected grads (tell(values, grads), or tell(g) after weights())")
+        direction = self._tell_held(values, grads, nan_policy) if self._held else self._tell_native(
+            values, grads, nan_policy)
+        last = self._opt.last()
+        lme = float(last["log_scale"][0] - math.log(last["power"][0])) if last["power"][0] > 0 else -math.inf
+        est = PowerGradient(direction, math.exp(last["log_scale"][0]) * direction, float(last["log_scale"][0]), lme,
+                            int(last["count"][0]), int(last["omitted"][0]))
+        self._check_stop()
+        return est
+
+    def _grads_error(self, grads: Any) -> ValueError:
+        K, d = self.num_samples, self.dim
+        return ValueError(f"grads: expected shape (K, d) or (K, J, d) with K = {K}, d = {d} (a leading R with runs), "
+                          f"got {tuple(np.shape(grads))}")
+
+    def _tell_native(self, values: Any, grads: Any, nan_policy: str) -> np.ndarray:
         K, d = self.num_samples, self.dim
         g = self._in(grads, "grads")
         if values is None:
@@ -246,21 +268,43 @@ class ProgPowerHP:
             self._opt.tell_weighted(np.ascontiguousarray(g))
         else:
             if g.ndim not in (3, 4) or g.shape[:2] != (self.runs, K) or g.shape[-1] != d:
-                raise ValueError(f"grads: expected shape (K, d) or (K, J, d) with K = {K}, d = {d} (a leading R "
-                                 f"with runs), got {tuple(np.shape(grads))}")
+                raise self._grads_error(grads)
             v = self._pairs(values)
             g = g[:, :, None, :] if g.ndim == 3 else g
             if g.shape != v.shape + (d,):
                 raise ValueError(f"grads: expected shape {tuple(np.shape(values))} + (d = {d},), got "
                                  f"{tuple(np.shape(grads))}")
             self._opt.tell(v, np.ascontiguousarray(g), nan_policy_code(nan_policy))
-        last = self._opt.last()
-        direction = self._opt.last_direction[0].astype(self._dtype)
-        lme = float(last["log_scale"][0] - math.log(last["power"][0])) if last["power"][0] > 0 else -math.inf
-        est = PowerGradient(direction, math.exp(last["log_scale"][0]) * direction, float(last["log_scale"][0]), lme,
-                            int(last["count"][0]), int(last["omitted"][0]))
-        self._check_stop()
-        return est
+        return self._opt.last_direction[0].astype(self._dtype)
+
+    def _tell_held(self, values: Any, grads: Any, nan_policy: str) -> Any:
+        """tell on the tensors' device: the same checks and the same step (the native caller-held form)."""
+        K, d, R, held = self.num_samples, self.dim, self.runs, self._held
+        lead = 1 if self._batched else 0
+        if values is None:
+            if self._pending_weights is None or self._pending_weights[0] != self.step:
+                raise ValueError("tell: without values, call weights(values) for this step first")
+            g = held.tensor(grads, (R, K, d), "grads", f"(K, d) = ({K}, {d})")
+            direction = held.tell_weighted(g)
+        else:
+            v = self._pairs(values)
+            gshape = tuple(np.shape(grads))
+            if len(gshape) - lead not in (2, 3) or gshape[lead:lead + 1] != (K,) or gshape[-1:] != (d,):
+                raise self._grads_error(grads)
+            if len(gshape) - lead == 2:
+                gshape = gshape[:lead + 1] + (1,) + gshape[lead + 1:]
+            if gshape[lead:] != v.shape[1:] + (d,):
+                raise ValueError(f"grads: expected shape {tuple(np.shape(values))} + (d = {d},), got "
+                                 f"{tuple(np.shape(grads))}")
+            g = held.tensor(self._torch_of(grads).reshape((R,) + v.shape[1:] + (d,)), (R,) + v.shape[1:] + (d,),
+                            "grads", str(v.shape[1:] + (d,)))
+            direction = held.tell(v, g, nan_policy_code(nan_policy), nan_policy)
+        return direction[0].to(dtype=self._torch[0])
+
+    def _torch_of(self, x: Any) -> Any:
+        import torch
+
+        return torch.as_tensor(x, device=self._torch[1])
 
     # ---- best iterate, stopping, state -------------------------------------------------------------
     def report(self, value: Any, run: int | None = None) -> Any:
@@ -272,9 +316,15 @@ class ProgPowerHP:
             vals = self._in(value, "value").reshape(-1)
             if vals.shape != (self.runs,):
                 raise ValueError(f"value: expected shape (R,) = ({self.runs},), got {vals.shape}")
-            return np.array([self._opt.report(r, float(vals[r])) for r in range(self.runs)])
+            return np.array([self._report(r, float(vals[r])) for r in range(self.runs)])
         r = 0 if run is None else integer(run, "run", 0, self.runs - 1)
-        return self._opt.report(r, _scalar(value, "value"))
+        return self._report(r, _scalar(value, "value"))
+
+    def _report(self, run: int, value: float) -> bool:
+        best = self._opt.report(run, value)
+        if best and self._held:
+            self._held.reported_best(run)
+        return best
 
     def _check_stop(self) -> None:
         if self.max_evaluations is not None and self.evaluations >= self.max_evaluations:
@@ -290,6 +340,8 @@ class ProgPowerHP:
     def state_dict(self) -> dict[str, Any]:
         """The mutable state (NumPy arrays and ints) plus the settings it belongs to."""
         s = self._opt.state()
+        if self._held:  # the means live on the tensors' device
+            self._held.state(s)
         s["settings"] = {"dim": self.dim, "num_samples": self.num_samples, "runs": self.runs, "seed": self.seed}
         return s
 
@@ -300,6 +352,8 @@ class ProgPowerHP:
         flat = {k: (np.asarray(v).reshape(-1).tolist() if isinstance(v, (np.ndarray, list)) else v)
                 for k, v in state.items() if k != "settings"}
         self._opt.load_state(flat)
+        if self._held:
+            self._held.load(flat)
         self.stopped = None
 
     def __repr__(self) -> str:

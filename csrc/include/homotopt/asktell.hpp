@@ -106,6 +106,22 @@ class HOMOTOPT_API ProgPowerHP {
   // Records the validation value of the current mu_r; returns whether it is run r's best so far.
   bool report(std::int64_t run, double value);
 
+  // The caller-held form (homotopt.ProgPowerHP on torch tensors, whose means stay on their device): the
+  // caller keeps mu and best_mu (R x d) and does the d-sized arithmetic prescribed here; the object does
+  // the rest (schedules, spreads, weights, the step rule, best values, counters) and its own mu and
+  // best_mu are not kept current. Per step:
+  //   samples       w_rk = bound(mu_r + sigma() eps_rk), eps_rk the normals ask() draws (Philox (seed,
+  //                 samples stream, run r, step t) at offset k d), reflected or clipped as bound() does;
+  //   weights_held  as weights(), and best[r] = k of run r's new best evaluated sample (the caller copies
+  //                 w_rk into best_mu_r), or -1;
+  //   the caller    forms d_r = sum_kj out_rkj grad_rkj in the ascent sense (minus the gradients when
+  //                 maximize = false: they are loss gradients) and its norm;
+  //   step_held     writes c_r per run, for mu_r = clip(mu_r + c_r d_r) by the caller; t advances.
+  // report() works as ever; when it returns true, the caller copies mu_r into best_mu_r.
+  void weights_held(const double* values, std::int64_t batch, double* out, std::int64_t* best,
+                    NanPolicy policy = NanPolicy::raise);
+  void step_held(const double* norms, double* factors);
+
   const AskTellConfig& config() const { return config_; }
   std::int64_t step() const { return state_.step; }
   std::int64_t evaluations() const { return state_.evaluations; }
@@ -128,8 +144,11 @@ class HOMOTOPT_API ProgPowerHP {
   void bound(double* x, bool sample) const;
   // Updates run r's spread from its fitness values and returns the power to apply.
   double applied_power(std::int64_t run, const double* fitness, std::int64_t pairs);
-  // The best evaluated sample of run r from its values (objective's sense), unless it has reports.
-  void track_best(std::int64_t run, const double* values, std::int64_t batch, const double* samples);
+  // The best evaluated sample k of run r from its values (objective's sense), recorded as the best value;
+  // -1 when none beats it or the run has reports.
+  std::int64_t best_sample(std::int64_t run, const double* values, std::int64_t batch);
+  // softmax(N f) per run into out, each run's log_scale pending for the step (weights()' reduction).
+  void weights_into(const double* values, std::int64_t batch, double* out, NanPolicy policy);
   // Calls reduce(r, fitness, N) for every run r with its K x J fitness values and applied power; when a
   // run throws (NaN under raise), the spread and the last stats are restored: a rejected call changes
   // nothing.
@@ -137,6 +156,8 @@ class HOMOTOPT_API ProgPowerHP {
   void reduce_runs(const double* values, std::int64_t batch, Reduce&& reduce);
   // After a reduction: every run's best evaluated sample, and the evaluation counter.
   void record_evaluations(const double* values, std::int64_t batch);
+  // The step's c for run r (step rule) from its direction's norm, recorded in last(); advances nothing.
+  double step_factor(std::int64_t run, double norm, double log_scale);
   // mu_r += c d for direction d in the ascent sense; bounds; advances t.
   void move(const double* directions, const std::vector<double>& log_scales);
 
