@@ -63,8 +63,8 @@ void power_step(const PowerStepArgs& args, const std::vector<double>& powers, co
   for (std::size_t g = 0; g < powers.size(); ++g) {
     HOMOTOPT_CHECK(std::isfinite(powers[g]) && powers[g] >= 0.0, "powers[", g, "]: expected a finite N >= 0, got ",
                    powers[g]);
-    HOMOTOPT_CHECK(std::isfinite(alphas[g]) && alphas[g] > 0.0, "alphas[", g, "]: expected a finite rate > 0, got ",
-                   alphas[g]);
+    HOMOTOPT_CHECK(std::isfinite(alphas[g]) && alphas[g] >= 0.0, "alphas[", g,
+                   "]: expected a finite rate >= 0 (a scheduler may reach 0), got ", alphas[g]);
   }
   dispatch::kernel(&Kernels::power_step, device, "power_step")(args, powers, alphas, device.index, stream);
 }

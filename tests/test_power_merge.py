@@ -208,8 +208,8 @@ def test_step_found_stops_every_group():
     (dict(groups=0), r"state: expected \(G, 4\) with G >= 1"),
     (dict(powers=[1.0]), r"powers, alphas: expected G = 2 numbers each"),
     (dict(powers=[1.0, -1.0]), r"powers\[1\]: expected a finite N >= 0"),
-    (dict(alphas=[0.1, 0.0]), r"alphas\[1\]: expected a finite rate > 0"),
-    (dict(alphas=[math.nan, 0.1]), r"alphas\[0\]: expected a finite rate > 0"),
+    (dict(alphas=[0.1, -1e-3]), r"alphas\[1\]: expected a finite rate >= 0"),
+    (dict(alphas=[math.nan, 0.1]), r"alphas\[0\]: expected a finite rate >= 0"),
     (dict(rule=_core.StepRule.unit), r"norms: expected the \(G,\) norms of u with step_rule unit"),
     (dict(state=0), "state: expected a"),
 ])

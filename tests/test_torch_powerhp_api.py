@@ -76,6 +76,39 @@ def test_lr_scheduler_scales_the_base():
     assert opt.schedules()[0][2] == pytest.approx(want, rel=1e-15) and base == pytest.approx(0.02)
 
 
+def test_a_scheduler_that_reaches_zero_stops_the_parameters():
+    """CosineAnnealingLR(eta_min=0) ends at lr = 0: the step then moves nothing (no error), and the
+    parameters hold mu, not a sample."""
+    model = mlp(0)
+    opt = ProgPowerHP(model.parameters(), **KW)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=2, eta_min=0.0)
+    x, y = data("mlp", 4, 0)
+    for _ in range(2):
+        steps(opt, model, x, y, 1)
+        sched.step()
+    assert opt.param_groups[0]["lr"] == 0.0
+    mu = flat(model)
+    steps(opt, model, x, y, 1)
+    np.testing.assert_array_equal(flat(model), mu)
+    assert all(p.grad is None for p in model.parameters())
+
+
+def test_an_error_after_the_samples_leaves_mu(monkeypatch):
+    model = mlp(1)
+    opt = ProgPowerHP(model.parameters(), **KW)
+    x, y = data("mlp", 4, 1)
+    mu = flat(model)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a collective failed")
+
+    monkeypatch.setattr(opt, "_apply", broken)
+    with pytest.raises(RuntimeError, match="a collective failed"):
+        steps(opt, model, x, y, 1)
+    np.testing.assert_array_equal(flat(model), mu)
+    assert all(p.grad is None for p in model.parameters()) and opt.step_count == 0
+
+
 def test_step_hooks_run():
     model = mlp(0)
     opt = ProgPowerHP(model.parameters(), **KW)

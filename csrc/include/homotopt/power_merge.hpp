@@ -41,7 +41,7 @@ namespace homotopt {
 
 struct PowerMergeArgs {
   const void* f;                // (J,) values, dtype `dtype` (fitness sign * value)
-  const std::uint8_t* counted;  // (J,) or nullptr (all counted)
+  const std::uint8_t* counted;  // (J,) or nullptr (the omit rule: NaN and +inf fitness not counted)
   std::int64_t J;
   DType dtype;                  // float32 or float64: f and weights
   double power;                 // N >= 0, finite
@@ -185,7 +185,7 @@ HOMOTOPT_API void power_merge_sample(const PowerMergeArgs& args, const std::vect
 // power_merge_ranks for every group.
 HOMOTOPT_API void power_merge_ranks(const PowerMergeRanksArgs& args, const Device& device, void* stream = nullptr);
 
-// power_step for every group: powers and alphas are G host numbers (N_g >= 0, alpha_g > 0, finite).
+// power_step for every group: powers and alphas are G host numbers (N_g >= 0, alpha_g >= 0, finite).
 HOMOTOPT_API void power_step(const PowerStepArgs& args, const std::vector<double>& powers,
                              const std::vector<double>& alphas, const Device& device, void* stream = nullptr);
 

@@ -234,18 +234,17 @@ class ProgPowerHP(torch.optim.Optimizer):
             if seen:  # every row's count is the number of counted pairs
                 sum_f, n_f = fitness_sum(torch.cat(seen), self._sign), state[0, 2]
             us = merge.grad_states(params, distributed=pg is not None and world > 1)
+            self._freeze.restore()
+            if pg is not None and world > 1:
+                state = merge.merge_across_ranks(state, us, groups, pg)  # a rank's non-finite u reaches every u
+            found = self._apply(params, groups, mus, us, state, sched, acc)
         except BaseException:
-            torch._foreach_copy_(params, mus)  # the parameters never stay at a sample
-            for p in params:
-                p.grad = None
+            self._freeze.restore()
+            torch._foreach_copy_(params, mus)  # the parameters never stay at a sample (mu itself is kept)
             raise
         finally:
-            self._freeze.restore()
-        if pg is not None and world > 1:
-            state = merge.merge_across_ranks(state, us, groups, pg)  # a rank's non-finite u reaches every u
-        found = self._apply(params, groups, mus, us, state, sched, acc)
-        for p in params:
-            p.grad = None
+            for p in params:
+                p.grad = None
         if self.nan_policy == "raise" and bool(found):
             raise ValueError("closure: a sample's gradient holds NaN or inf (nan_policy='raise'); "
                              "the parameters are left at mu")
