@@ -4,8 +4,9 @@
 The DLPack ABI structs are declared here from the DLPack specification (v0.8 / v1 legacy capsule
 "dltensor"); a consumed capsule is renamed "used_dltensor" and its deleter runs when the view is
 released. Work runs on the producer's stream where the interface names one (`stream` of the CUDA
-array interface, version 3); DLPack producers are asked to make the data ready on the legacy default
-stream, which homotopt then uses.
+array interface, version 3), on torch's current stream for torch tensors (whose interface, version 2,
+names none); DLPack producers are asked to make the data ready on the legacy default stream, which
+homotopt then uses.
 """
 
 from __future__ import annotations
@@ -85,11 +86,23 @@ def describe(x: Any, name: str) -> dict:
         return {"ptr": int(ptr or 0), "shape": tuple(int(s) for s in cai["shape"]),
                 "strides": None if cai.get("strides") is None else tuple(int(s) for s in cai["strides"]),
                 "dtype": typestr[1:], "device": _pointer_device(x), "readonly": bool(readonly),
-                "stream": int(cai.get("stream") or 0), "owner": x}
+                "stream": _stream_of(x, cai), "owner": x}
     desc = from_dlpack(x, name, stream=_LEGACY_DEFAULT_STREAM)
     if desc.pop("device_type") not in (KDL_CUDA, KDL_CUDA_MANAGED):
         raise TypeError(f"{name}: expected a CUDA array, got a DLPack tensor on another device")
     return desc
+
+
+def _stream_of(x: Any, cai: dict) -> int:
+    """The stream to work on: the producer's current one. torch's interface (version 2) names none, so a
+    torch tensor gives torch's current stream on its device (as homotopt.torch does): work and outputs
+    then stay ordered with the caller's torch ops, also inside ``with torch.cuda.stream(s)``; CuPy
+    names its current stream (1: legacy default, 2: per-thread default)."""
+    if type(x).__module__.startswith("torch"):
+        import torch
+
+        return int(torch.cuda.current_stream(x.device).cuda_stream)
+    return int(cai.get("stream") or 0)
 
 
 def from_dlpack(x: Any, name: str, stream: int | None = None) -> dict:
