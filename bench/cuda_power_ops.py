@@ -34,16 +34,16 @@ QUICK_SHAPES = [(8, 16, 1_000), (64, 64, 100_000)]
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="two shapes, fewer repetitions")
+    parser.add_argument("--reps", type=int, default=40)
+    args = parser.parse_args()
     exit_without_cuda("bench/cuda_power_ops.py")
     import torch
 
     import homotopt
     from homotopt.bench.power_gradient import POWER, torch_direction
 
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--quick", action="store_true", help="two shapes, fewer repetitions")
-    parser.add_argument("--reps", type=int, default=40)
-    args = parser.parse_args()
     reps = min(args.reps, 15) if args.quick else args.reps
     dev = torch.device("cuda")
     big = torch.empty(1 << 28, dtype=torch.float32, device=dev)

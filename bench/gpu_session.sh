@@ -9,6 +9,8 @@
 # Uses the machine's python3 with torch, pybind11 and scikit-build-core (no network):
 # pip install --no-build-isolation.
 #   bench/gpu_session.sh [full|quick|sanitize] [deadline seconds, default 470]
+#   With 15 minutes of device time a session (machine start included), run `quick` first: a full run
+#   leaves no time to rerun after a fix.
 #   full (default): everything above; the benchmarks at all their shapes except o2nc_cuda --quick and
 #     cuda_runner --steps 6000 (their full runs are in bench/results already).
 #   quick: the same stages up to the benchmarks, each benchmark in its quick form; no extras.

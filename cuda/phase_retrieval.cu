@@ -369,15 +369,14 @@ PowerResultStats reduce_typed(const ArrayView& A_view, const ArrayView& y_view, 
   const bool vectorized = d % (16 / sizeof(T)) == 0 && reinterpret_cast<std::uintptr_t>(A) % 16 == 0;
 
   // The stream's workspace (workspace.cuh): W, the block states, the blocks' u, and the result (u, m, s,
-  // first bad row, top), which comes back in one copy to pinned memory.
+  // first bad row, top), whose scalars come back to pinned memory.
   const std::int64_t out_count = d + 4;
   WorkspaceLayout layout;
   const std::size_t w_at = layout.add<T>(static_cast<std::size_t>(K * d)),
                     st_at = layout.add<LseState>(static_cast<std::size_t>(blocks)),
                     pu_at = layout.add<double>(static_cast<std::size_t>(blocks) * static_cast<std::size_t>(d)),
                     out_at = layout.add<double>(static_cast<std::size_t>(out_count));
-  const std::int64_t first = u_host ? 0 : d;  // what comes back: all of out, or (one-shot) its 4 scalars
-  const WorkspaceLease work(stream, layout.bytes(), static_cast<std::size_t>(out_count - first) * sizeof(double));
+  const WorkspaceLease work(stream, layout.bytes(), 4 * sizeof(double));
   T* W = work.device<T>(w_at);
   auto* states = work.device<LseState>(st_at);
   auto* partial_u = work.device<double>(pu_at);
@@ -393,21 +392,21 @@ PowerResultStats reduce_typed(const ArrayView& A_view, const ArrayView& y_view, 
   launch(merge_kernel, blocks_for(d, kMergeColumns), kThreads, stream, static_cast<const LseState*>(states), blocks,
          static_cast<const double*>(partial_u), d, out);
 
-  // Back to the host: all of out, or (one-shot) only its four scalars (m, s, first bad row, top).
-  HOMOTOPT_CUDA_CHECK(cudaMemcpyAsync(work.host<double>(), out + first, (out_count - first) * sizeof(double),
-                                      cudaMemcpyDeviceToHost, stream));
+  // Back to the host: the four scalars (m, s, first bad row, top) to the pinned block, and u straight
+  // into u_host when the caller keeps a host state.
+  if (u_host)
+    HOMOTOPT_CUDA_CHECK(
+        cudaMemcpyAsync(u_host, out, static_cast<std::size_t>(d) * sizeof(double), cudaMemcpyDeviceToHost, stream));
+  HOMOTOPT_CUDA_CHECK(
+      cudaMemcpyAsync(work.host<double>(), out + d, 4 * sizeof(double), cudaMemcpyDeviceToHost, stream));
   HOMOTOPT_CUDA_CHECK(cudaStreamSynchronize(stream));
-  const double* host = work.host<const double>();
-  const double* scalars = host + (d - first);
+  const double* scalars = work.host<const double>();
   unsigned long long bad;
   std::memcpy(&bad, &scalars[2], sizeof bad);
   HOMOTOPT_CHECK(bad == ~0ull, "rows: expected row indices in [0, n) = [0, ", n,
                  "), got one out of range at position ", bad);
   parts = PowerState::Parts{LseState{scalars[0], scalars[1], scalars[3]}, J * K, 0};
-  if (u_host) {
-    for (std::int64_t c = 0; c < d; ++c) u_host[c] = host[c];
-    return {};
-  }
+  if (u_host) return {};
   check(parts);
   return write_power_result(out, d, spec.power, parts, *direction, *gradient, stream);
 }

@@ -150,7 +150,8 @@ __global__ void find_bad_grads_kernel(const T* values, const T* grads, std::int6
 }
 
 // power_weights: w_p = weight / s over the pairs (grid-stride), 0 for an omitted pair and for f = -inf,
-// as the CPU's pair_weight / pair_limit_weight: lse.hpp's weight_of, then one multiply by 1 / s.
+// as the CPU's pair_weight / pair_limit_weight: lse.hpp's weight_of, then one multiply by 1 / s (the
+// scan's s is summed in another order than the CPU's, and this file may fuse N f - m: equal to rounding).
 template <class T>
 __global__ void weights_kernel(const T* values, std::int64_t P, double power, const Scan* scan, T* weights) {
   const LseState lse = scan->lse;
@@ -176,8 +177,7 @@ struct Status {
   Scan scan;
 };
 
-// The call's pieces of the workspace (workspace.cuh). status and u are adjacent, so that one copy brings
-// both back when the caller wants u on the host (PowerState.update).
+// The call's pieces of the workspace (workspace.cuh).
 struct Pieces {
   std::size_t status, u, partial, partial_u;
   std::size_t bytes;
@@ -194,10 +194,14 @@ Pieces lay_out(int scan_blocks, int chunk_rows, std::int64_t d) {
   return p;
 }
 
-// Copies `bytes` from the device to the pinned block and waits: the call's one host synchronization
-// (two on the rare slow path of non-finite gradients).
-void read_back(const WorkspaceLease& work, const void* from, std::size_t bytes) {
-  HOMOTOPT_CUDA_CHECK(cudaMemcpyAsync(work.host<unsigned char>(), from, bytes, cudaMemcpyDeviceToHost, work.stream()));
+// Copies the status to the pinned block (and u, d doubles, straight into u_host when set) and waits:
+// the call's one host synchronization (two on the rare slow path of non-finite gradients).
+void read_back(const WorkspaceLease& work, const Status* status, const double* u, double* u_host, std::int64_t d) {
+  if (u_host)
+    HOMOTOPT_CUDA_CHECK(cudaMemcpyAsync(u_host, u, static_cast<std::size_t>(d) * sizeof(double),
+                                        cudaMemcpyDeviceToHost, work.stream()));
+  HOMOTOPT_CUDA_CHECK(
+      cudaMemcpyAsync(work.host<unsigned char>(), status, sizeof(Status), cudaMemcpyDeviceToHost, work.stream()));
   HOMOTOPT_CUDA_CHECK(cudaStreamSynchronize(work.stream()));
 }
 
@@ -219,9 +223,7 @@ PowerResultStats reduce_typed(const ArrayView& values_view, const ArrayView& gra
   const int chunk_rows = static_cast<int>(std::min<std::int64_t>((P + kChunk - 1) / kChunk, kMaxChunkRows));
   const unsigned column_blocks = static_cast<unsigned>((d + kThreads - 1) / kThreads);
   const Pieces pieces = lay_out(scan_blocks, chunk_rows, d);
-  // The status alone, or the status through the end of u (one copy).
-  const std::size_t readback = u_host ? pieces.u + static_cast<std::size_t>(d) * sizeof(double) : sizeof(Status);
-  const WorkspaceLease work(stream, pieces.bytes, readback);  // locked until return or throw
+  const WorkspaceLease work(stream, pieces.bytes, sizeof(Status));  // locked until return or throw
   auto* status = work.device<Status>(pieces.status);
   auto* u = work.device<double>(pieces.u);
   auto* partial = work.device<Scan>(pieces.partial);
@@ -238,7 +240,7 @@ PowerResultStats reduce_typed(const ArrayView& values_view, const ArrayView& gra
            static_cast<const Scan*>(&status->scan), partial_u);
     launch(sum_partials_kernel, column_blocks, kThreads, stream, static_cast<const double*>(partial_u), chunk_rows, d,
            u, &status->flags[1]);
-    read_back(work, status, readback);
+    read_back(work, status, u, u_host, d);
     const Status st = *host;
     HOMOTOPT_CHECK(st.flags[0] == kNone || policy == NanPolicy::omit, "values: non-finite value at ",
                    pair_name(static_cast<std::int64_t>(st.flags[0]), shape, two_d),
@@ -248,10 +250,6 @@ PowerResultStats reduce_typed(const ArrayView& values_view, const ArrayView& gra
     if (st.flags[1] == kNone) {
       parts = PowerState::Parts{st.scan.lse, static_cast<std::int64_t>(st.scan.count),
                                 static_cast<std::int64_t>(st.scan.omitted)};
-      if (u_host) {
-        const auto* uh = reinterpret_cast<const double*>(work.host<const unsigned char>() + pieces.u);
-        for (std::int64_t c = 0; c < d; ++c) u_host[c] = uh[c];
-      }
       if (direction) return write_power_result(u, d, power, parts, *direction, *gradient, stream);
       return {};
     }
@@ -261,7 +259,7 @@ PowerResultStats reduce_typed(const ArrayView& values_view, const ArrayView& gra
     mask.zero();
     launch(find_bad_grads_kernel<T>, scan_blocks, kThreads, stream, values, grads, P, d, mask.get(),
            &status->flags[2]);
-    read_back(work, status, sizeof(Status));
+    read_back(work, status, nullptr, nullptr, 0);
     const unsigned long long bad = host->flags[2];
     HOMOTOPT_CHECK(bad != kNone, "grads: the weighted sum of gradients overflows float64 (finite gradients near "
                                  "the largest double)");
@@ -296,7 +294,7 @@ PowerWeightsStats weights_typed(const ArrayView& values_view, double power, NanP
   launch(scan_kernel<T>, scan_blocks, kThreads, stream, values, P, power, static_cast<const std::uint8_t*>(nullptr),
          partial, &status->flags[0]);
   launch(merge_scan_kernel, 1, kThreads, stream, static_cast<const Scan*>(partial), scan_blocks, &status->scan);
-  read_back(work, status, sizeof(Status));
+  read_back(work, status, nullptr, nullptr, 0);
   const Status st = *work.host<const Status>();
   HOMOTOPT_CHECK(st.flags[0] == kNone || policy == NanPolicy::omit, "values: non-finite value at ",
                  pair_name(static_cast<std::int64_t>(st.flags[0]), shape, two_d),

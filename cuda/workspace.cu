@@ -15,6 +15,7 @@ struct Workspace {
   std::size_t device_bytes = 0;
   unsigned char* host = nullptr;  // pinned
   std::size_t host_bytes = 0;
+  cudaEvent_t last_use = nullptr;  // recorded when a lease ends (created by the first lease)
 };
 
 namespace {
@@ -36,9 +37,8 @@ Workspace& workspace_of(int device, cudaStream_t stream) {
   return *slot;
 }
 
-// Growing under a graph capture would record the allocation as a graph node (an address valid only while
-// the graph runs) and keep it: refused. No entry point that uses the workspace can be captured anyway
-// (each reads a status on the host).
+// Every entry point reads a status on the host, so none can be captured into a CUDA graph: refused
+// before anything is enqueued (a growth would also record its allocation as a graph node).
 void check_not_capturing(cudaStream_t stream) {
   cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
   HOMOTOPT_CUDA_CHECK(cudaStreamIsCapturing(stream, &status));
@@ -50,21 +50,16 @@ void check_not_capturing(cudaStream_t stream) {
 
 WorkspaceLease::WorkspaceLease(cudaStream_t stream, std::size_t device_bytes, std::size_t host_bytes)
     : stream_(stream) {
+  check_not_capturing(stream);
   int device = 0;
   HOMOTOPT_CUDA_CHECK(cudaGetDevice(&device));
   Workspace& w = workspace_of(device, stream);
   lock_ = std::unique_lock<std::mutex>(w.mutex);
-  if (device_bytes > w.device_bytes) {
-    check_not_capturing(stream);
-    const std::size_t bytes = round_up(device_bytes, kDeviceGranule);
-    unsigned char* old = std::exchange(w.device, nullptr);
-    w.device_bytes = 0;  // consistent if the allocation below throws
-    if (old) HOMOTOPT_CUDA_CHECK(cudaFreeAsync(old, stream));  // after the queued work that uses it
-    HOMOTOPT_CUDA_CHECK(cudaMallocAsync(reinterpret_cast<void**>(&w.device), bytes, stream));
-    w.device_bytes = bytes;
-  }
+  if (w.last_use == nullptr) HOMOTOPT_CUDA_CHECK(cudaEventCreateWithFlags(&w.last_use, cudaEventDisableTiming));
+  // After the previous user's queued work, whichever stream it was on (a no-op for the same stream).
+  HOMOTOPT_CUDA_CHECK(cudaStreamWaitEvent(stream, w.last_use, 0));
+  workspace_ = &w;
   if (host_bytes > w.host_bytes) {
-    check_not_capturing(stream);
     const std::size_t bytes = round_up(host_bytes < kHostMin ? kHostMin : host_bytes, kHostMin);
     // Every call that used the old block waited for its copies before it returned: nothing pending uses it.
     unsigned char* old = std::exchange(w.host, nullptr);
@@ -73,8 +68,24 @@ WorkspaceLease::WorkspaceLease(cudaStream_t stream, std::size_t device_bytes, st
     HOMOTOPT_CUDA_CHECK(cudaMallocHost(reinterpret_cast<void**>(&w.host), bytes));
     w.host_bytes = bytes;
   }
-  device_ = w.device;
+  if (device_bytes > kWorkspaceKeptMax) {
+    HOMOTOPT_CUDA_CHECK(cudaMallocAsync(reinterpret_cast<void**>(&owned_), device_bytes, stream));
+  } else if (device_bytes > w.device_bytes) {
+    const std::size_t bytes = round_up(device_bytes, kDeviceGranule);
+    unsigned char* old = std::exchange(w.device, nullptr);
+    w.device_bytes = 0;  // consistent if the allocation below throws
+    if (old) HOMOTOPT_CUDA_CHECK(cudaFreeAsync(old, stream));  // after the queued work that uses it
+    HOMOTOPT_CUDA_CHECK(cudaMallocAsync(reinterpret_cast<void**>(&w.device), bytes, stream));
+    w.device_bytes = bytes;
+  }
+  device_ = owned_ ? owned_ : w.device;
   host_ = w.host;
+}
+
+WorkspaceLease::~WorkspaceLease() {
+  // Unchecked: a destructor may not throw (an error here resurfaces at the stream's next checked call).
+  if (owned_) cudaFreeAsync(owned_, stream_);
+  if (workspace_ != nullptr && workspace_->last_use != nullptr) cudaEventRecord(workspace_->last_use, stream_);
 }
 
 }  // namespace homotopt::cuda

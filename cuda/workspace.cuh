@@ -11,18 +11,24 @@
 //
 // Growth is in stream order: when a call needs more device memory, the old block is freed with
 // cudaFreeAsync on the workspace's stream (after the work already queued there that uses it) and a
-// larger one is taken with cudaMallocAsync; a call never shrinks it. The pinned block grows with
-// cudaFreeHost + cudaMallocHost (cudaFreeHost waits for the device: rare, only when a call needs more).
+// larger one is taken with cudaMallocAsync; a call never shrinks it. A call that needs more than
+// kWorkspaceKeptMax gets a block of its own for the lease instead (cudaMallocAsync, freed with
+// cudaFreeAsync when the lease ends, in stream order after the call's queued work), so one large call
+// does not pin its memory outside the caller's allocator until exit. The pinned block grows with
+// cudaFreeHost + cudaMallocHost (cudaFreeHost waits for the device: rare, only when a call needs more);
+// calls read back only small status blocks through it (bulk results are copied straight to the caller).
+//
+// Ordering across streams that share a workspace (a handle such as cudaStreamPerThread names another
+// stream in every thread; a destroyed stream's handle may be reused): each workspace keeps an event,
+// recorded on the call's stream when its lease ends and waited for by the next lease's stream, so a
+// call's kernels never overlap the previous user's queued work on the same memory.
 //
 // Lifetime: the workspaces live until the process exits and are never freed. The table is created with
 // `new` and deliberately never destroyed: a static destructor runs after the CUDA driver may have been
 // torn down, where cudaFree* would fail or crash. So each (device, stream) ever used keeps its blocks
-// (the largest a call on it needed) until exit: a bounded leak, reclaimed by the OS and driver at exit.
-// Streams are keyed by handle: work queued by a call that returned (the finalize kernel of
-// power_gradient reads the workspace after the call's one sync) is ordered before the next call on the
-// same stream. A stream destroyed while such work is pending, whose handle the driver then reuses for a
-// new stream, would not be ordered after it: do not destroy a stream with homotopt work still queued
-// (torch keeps its streams in a pool and never destroys them).
+// (the largest a call on it needed, at most kWorkspaceKeptMax) until exit: a bounded leak, reclaimed by
+// the OS and driver at exit. No lease can be taken under CUDA graph capture (each entry point reads a
+// status on the host): refused with an error before anything is enqueued.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -33,6 +39,7 @@
 namespace homotopt::cuda {
 
 constexpr std::size_t kWorkspaceAlign = 256;  // every piece starts at a multiple of this (cudaMalloc's)
+constexpr std::size_t kWorkspaceKeptMax = std::size_t{64} << 20;  // larger calls get a block of their own
 
 // Offsets of a call's pieces in the device block, each aligned to kWorkspaceAlign.
 class WorkspaceLayout {
@@ -59,6 +66,8 @@ class WorkspaceLease {
   // Locks the workspace and makes its device block at least `device_bytes` and its pinned host block
   // at least `host_bytes` long (growing them as above).
   WorkspaceLease(cudaStream_t stream, std::size_t device_bytes, std::size_t host_bytes);
+  // Records the workspace's event on the stream and frees a call's own block (stream-ordered), unchecked.
+  ~WorkspaceLease();
   WorkspaceLease(const WorkspaceLease&) = delete;
   WorkspaceLease& operator=(const WorkspaceLease&) = delete;
 
@@ -76,6 +85,8 @@ class WorkspaceLease {
 
  private:
   std::unique_lock<std::mutex> lock_;
+  Workspace* workspace_ = nullptr;
+  unsigned char* owned_ = nullptr;  // a call's own block (over kWorkspaceKeptMax)
   unsigned char* device_ = nullptr;
   unsigned char* host_ = nullptr;
   cudaStream_t stream_ = nullptr;
