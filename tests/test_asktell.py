@@ -153,3 +153,25 @@ def test_bad_construction(kwargs, exc, match):
     mu0 = args.pop("mu0")
     with pytest.raises(exc, match=match):
         homotopt.ProgPowerHP(mu0, **args)
+
+
+@pytest.mark.parametrize("lib", ["numpy", "torch"])
+def test_tell_at_large_power_returns_the_literal_gradient_without_overflow_errors(lib):
+    """log_scale = log N + log mean exp(N f) beyond 709.8 (exp overflows): tell returns, the direction is
+    finite and the literal gradient is +-inf where the direction is nonzero (0 where it is 0), as
+    power_gradient gives it; very negative N f underflows it to 0 instead."""
+    if lib == "torch":
+        torch = pytest.importorskip("torch")
+        arr = lambda x: torch.tensor(x, dtype=torch.float64)  # noqa: E731
+    else:
+        arr = lambda x: np.asarray(x, dtype=np.float64)  # noqa: E731
+    opt = homotopt.ProgPowerHP(arr(np.zeros(3)), num_samples=4, power=1000.0, sigma=0.1, lr=1e-6)
+    g = arr([[1.0, -2.0, 0.0]] * 4)
+    opt.ask()
+    est = opt.tell(arr(np.ones(4)), g)
+    want = homotopt.power_gradient(np.ones(4), np.array([[1.0, -2.0, 0.0]] * 4), 1000.0)
+    assert est.log_scale == pytest.approx(want.log_scale) and est.log_scale > 1000
+    assert np.asarray(est.gradient).tolist() == [np.inf, -np.inf, 0.0] == want.gradient.tolist()
+    opt.ask()
+    est = opt.tell(arr(-3 * np.ones(4)), g)
+    assert est.log_scale < -2900 and not np.any(np.asarray(est.gradient))

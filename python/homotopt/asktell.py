@@ -56,6 +56,20 @@ def _scalar(x: Any, name: str) -> float:
     return real(x, name)  # raises TypeError naming the argument
 
 
+def _literal_gradient(direction: Any, log_scale: float) -> Any:
+    """The paper's g = exp(log_scale) d, formed as lse.hpp's power_literal_gradient does, sign(d)
+    exp(log_scale + log|d|): it overflows to inf or underflows to 0 only where the product itself does
+    (exp(log_scale) alone overflows from log_scale = 709.8, which any N f above that reaches)."""
+    if _is_torch(direction):
+        import torch
+
+        mag = torch.exp(log_scale + torch.log(direction.abs()))
+        return torch.where(direction == 0, torch.zeros_like(direction), torch.copysign(mag, direction))
+    with np.errstate(over="ignore", divide="ignore"):
+        mag = np.exp(log_scale + np.log(np.abs(direction)))
+    return np.where(direction == 0, 0, np.copysign(mag, direction)).astype(direction.dtype)
+
+
 class ProgPowerHP:
     """Ask/tell Prog-PowerHP (papers/prog_powerhp.md) for an objective you evaluate.
 
@@ -249,7 +263,8 @@ class ProgPowerHP:
             values, grads, nan_policy)
         last = self._opt.last()
         lme = float(last["log_scale"][0] - math.log(last["power"][0])) if last["power"][0] > 0 else -math.inf
-        est = PowerGradient(direction, math.exp(last["log_scale"][0]) * direction, float(last["log_scale"][0]), lme,
+        log_scale = float(last["log_scale"][0])
+        est = PowerGradient(direction, _literal_gradient(direction, log_scale), log_scale, lme,
                             int(last["count"][0]), int(last["omitted"][0]))
         self._check_stop()
         return est
