@@ -208,3 +208,33 @@ def test_torch_sample_merge_matches_power_weights(case):
     assert count == counted.sum()
     got = W / s if s > 0 else W
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-13)
+
+
+@given(st.integers(1, 3), st.integers(1, 5), st.integers(1, 3), st.integers(1, 8), st.booleans(), st.booleans(),
+       st.sampled_from(["raw", "log", "unit", "mean", "sigma"]), st.sampled_from([None, "clip", "reflect"]),
+       st.floats(0.0, 50.0), st.integers(0, 2**32 - 1))
+def test_asktell_on_torch_tensors_follows_the_numpy_route(R, K, J, d, maximize, scale_free, rule, bounds, power,
+                                                          seed):
+    """The caller-held form (torch tensors: means, samples and gradients stay on their device) against the
+    native NumPy route on the same settings: 3 steps of mu, best_mu and estimates equal to rounding."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(seed)
+    mu0 = rng.uniform(-0.5, 0.5, (R, d))
+    kw = dict(num_samples=K, power=power, sigma=0.3, lr=0.05, step_rule=rule, maximize=maximize,
+              scale_free=scale_free, runs=R, seed=seed)
+    if bounds:
+        kw.update(bounds=(-0.6, 0.6), bound_mode=bounds)
+    a, b = ht.ProgPowerHP(mu0, **kw), ht.ProgPowerHP(torch.from_numpy(mu0.copy()), **kw)
+    C = rng.normal(size=(J, d))
+    for _ in range(3):
+        Wa, Wb = a.ask(), b.ask()
+        np.testing.assert_allclose(Wb.numpy(), Wa, rtol=1e-9, atol=1e-12)
+        sign = -1.0 if maximize else 1.0  # a loss (w . c)^2, or its negation as the fitness
+        z = np.einsum("rkd,jd->rkj", Wa, C)
+        va, ga = sign * z ** 2, sign * 2 * z[..., None] * C
+        ea = a.tell(va, ga)
+        eb = b.tell(torch.from_numpy(va), torch.from_numpy(ga))  # the same values: the steps compare
+        np.testing.assert_allclose(eb.direction.numpy(), ea.direction, rtol=1e-9, atol=1e-12)
+        assert (eb.count, eb.omitted) == (ea.count, ea.omitted)
+        np.testing.assert_allclose(b.mu.numpy(), a.mu, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(b.best_mu.numpy(), a.best_mu, rtol=1e-9, atol=1e-12)
