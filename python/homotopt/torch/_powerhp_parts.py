@@ -109,17 +109,6 @@ def bad_fitness_error(k: int | None, maximize: bool) -> ValueError:
                       f"{'fitness' if maximize else 'loss'} (nan_policy='raise'); the parameters are left at mu")
 
 
-def fitness_of(out: Any, maximize: bool, nan_policy: str, k: int | None) -> tuple[torch.Tensor, torch.Tensor]:
-    """(f, counted) from a closure's result: f = out (maximize) or -out, flattened as values_of does;
-    counted is False for NaN and +inf fitness ("omit"); "raise" raises for them."""
-    v = values_of(out, k)
-    f = v if maximize else -v
-    bad = torch.isnan(f) | (f == math.inf)
-    if nan_policy == "raise" and bool(bad.any()):  # reads a flag on the host: one wait on a GPU
-        raise bad_fitness_error(k, maximize)
-    return f, ~bad
-
-
 def fitness_sum(values: torch.Tensor, sign: float) -> torch.Tensor:
     """The sum of the counted fitness sign * values in float64 (NaN and +inf fitness left out), on the
     values' device."""
@@ -208,21 +197,20 @@ def vectorized_merge(module, closure, entries, mine, total, seed, t, sched, stat
     from . import _powerhp_merge as merge
 
     values, batched = vectorized_values(module, closure, entries, mine, total, seed, t, sched)
-    with torch.enable_grad():
-        f, counted = fitness_of(values, maximize, nan_policy, None)
-        f_grad = torch.where(counted, f, torch.zeros_like(f))
-    fd = torch.where(counted, f.detach(), torch.zeros_like(f.detach()))
+    with torch.enable_grad():  # (k, J): fitness sign * v, the omit rule applied by the native merge
+        v = values_of(values, None)
+    sign = 1.0 if maximize else -1.0
     groups = [g for g, _, _ in entries]
     coef = torch.zeros(len(sched), 2, dtype=torch.float64, device=state.device)
     grads = [torch.zeros_like(p) for _, p, _ in entries]  # frozen parameters: no step
     plan = power_plan(sched, groups, [p for _, p, _ in entries])
     for n_i, (N, gids, _, _) in enumerate(plan):
         # every pair of every sample at once, into the empty state: a = 0 or 1, b = 1 (0 if empty)
-        wb = merge.merge_sample(state, coef, f.detach().reshape(-1), counted.reshape(-1), N, gids)
+        wb = merge.merge_sample(state, coef, v.detach().reshape(-1), None, N, gids, sign)
+        if n_i == 0 and nan_policy == "raise" and float(state[gids[0], 2]) != v.numel():
+            raise bad_fitness_error(None, maximize)  # a pair not counted: a NaN or +inf fitness
         idx = [i for i, g in enumerate(groups) if g in gids and batched[i].requires_grad]
-        with torch.enable_grad():
-            obj = (wb.view_as(f) * f_grad).sum()
-        got = torch.autograd.grad(obj, [batched[i] for i in idx], allow_unused=True,
+        got = torch.autograd.grad(v, [batched[i] for i in idx], grad_outputs=wb.view_as(v), allow_unused=True,
                                   retain_graph=n_i < len(plan) - 1) if idx else []
         for i, gr in zip(idx, got):
             p = entries[i][1]
@@ -234,4 +222,4 @@ def vectorized_merge(module, closure, entries, mine, total, seed, t, sched, stat
             us.append(p.grad)
     acc(us, [g for (_, p, _), g in zip(entries, grads) if p.requires_grad],
         [g for g, (_, p, _) in zip(groups, entries) if p.requires_grad], coef)  # b == 0 leaves g unread
-    return fd.sum(), counted.sum().to(torch.float64)
+    return fitness_sum(v.detach(), sign), state[0, 2]
