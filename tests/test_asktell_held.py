@@ -92,6 +92,9 @@ def test_float32_in_float32_out_and_state_round_trip():
         v, g = objective(W.double(), torch.from_numpy(shift))
         b.tell(v.float(), g.float())
     assert b.mu.dtype == torch.float32 and b.best_mu.dtype == torch.float32
+    _, f64 = pair(dict())
+    f64.mu.add_(1.0)  # results are copies: the optimizer's means do not move with them
+    assert torch.equal(f64.mu, torch.tensor(np.linspace(-0.3, 0.4, 5)))
     state = b.state_dict()
     assert isinstance(state["mu"], np.ndarray) and state["mu"].shape == (2, 5)
     _, c = pair(dict(runs=2), dtype=torch.float32)

@@ -186,11 +186,11 @@ class ProgPowerHP:
 
     @property
     def mu(self) -> Any:
-        return self._out(self._held.mu if self._held else self._opt.mu)
+        return self._out(self._held.mu.clone() if self._held else self._opt.mu)  # a copy, as NumPy's
 
     @property
     def best_mu(self) -> Any:
-        return self._out(self._held.best_mu if self._held else self._opt.best_mu)
+        return self._out(self._held.best_mu.clone() if self._held else self._opt.best_mu)
 
     @property
     def best_value(self) -> Any:
