@@ -55,7 +55,7 @@ template <class Batch>
 __global__ void __launch_bounds__(kO2ncThreads)
     finite_kernel(const __grid_constant__ Batch batch, O2ncDeviceState* state) {
   const int block = static_cast<int>(blockIdx.x);
-  const O2ncSlot& s = batch.slot[detail::o2nc_slot_of(batch.slot, batch.slots, block)];
+  const O2ncSlot& s = batch.slot[detail::slot_of(batch.slot, batch.slots, block)];
   std::int64_t begin, end;
   detail::o2nc_chunk_range(s, block, begin, end);
   const int thread = static_cast<int>(threadIdx.x);
@@ -86,7 +86,7 @@ __global__ void __launch_bounds__(kO2ncThreads)
     setup.skip = state->pending_nonfinite != 0;
     setup.scale = opt.has_scale ? opt.scale : o2nc_scale(state->seed, state->step, opt.scaling);
     if (has_work) {
-      setup.slot = detail::o2nc_slot_of(batch.slot, batch.slots, block);
+      setup.slot = detail::slot_of(batch.slot, batch.slots, block);
       const O2ncHyper& h = batch.hyper[batch.slot[setup.slot].group];
       setup.decay = h.weight_decay != 0.0;
       if (batch.slot[setup.slot].dtype == static_cast<std::uint8_t>(DType::float64))  // float arithmetic

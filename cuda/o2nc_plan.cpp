@@ -78,7 +78,7 @@ std::int64_t o2nc_run_plan_on_cpu(const O2ncPlan& plan, double scale, bool check
     for (const O2ncPlan::Batch& batch : plan.batches) {
       const O2ncSlot* slots = plan.slots.data() + batch.first_slot;
       for (std::int32_t block = 0; block < batch.blocks; ++block) {
-        const O2ncSlot& s = slots[o2nc_slot_of(slots, batch.slots, block)];
+        const O2ncSlot& s = slots[slot_of(slots, batch.slots, block)];
         std::int64_t begin, end;
         o2nc_chunk_range(s, block, begin, end);
         for (int thread = 0; thread < kO2ncThreads; ++thread) {
@@ -93,7 +93,7 @@ std::int64_t o2nc_run_plan_on_cpu(const O2ncPlan& plan, double scale, bool check
     const O2ncSlot* slots = plan.slots.data() + batch.first_slot;
     const O2ncHyper* hypers = plan.hypers.data() + batch.first_hyper;
     for (std::int32_t block = 0; block < batch.blocks; ++block) {
-      const O2ncSlot& s = slots[o2nc_slot_of(slots, batch.slots, block)];
+      const O2ncSlot& s = slots[slot_of(slots, batch.slots, block)];
       HOMOTOPT_ASSERT(s.group < batch.hypers);
       std::int64_t begin, end;
       o2nc_chunk_range(s, block, begin, end);

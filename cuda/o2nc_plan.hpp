@@ -19,6 +19,7 @@
 #include "backend.hpp"
 #include "homotopt/macros.hpp"
 #include "homotopt/o2nc.hpp"
+#include "slots.hpp"
 
 namespace homotopt::detail {
 
@@ -54,18 +55,6 @@ struct O2ncBatch {
   std::int32_t slots = 0;   // in use
   std::int32_t blocks = 0;  // the launch's grid (the sum of the slots' chunk counts)
 };
-
-// The slot of `block`: the last one whose first_block is <= block (slots are non-empty, so each block
-// has exactly one). `slots` >= 1.
-HOMOTOPT_HD HOMOTOPT_INLINE int o2nc_slot_of(const O2ncSlot* slot, int slots, std::int32_t block) {
-  int lo = 0, hi = slots - 1;
-  while (lo < hi) {
-    const int mid = (lo + hi + 1) / 2;
-    if (slot[mid].first_block <= block) lo = mid;
-    else hi = mid - 1;
-  }
-  return lo;
-}
 
 // Elements [begin, end) of the slot's tensor that `block` takes.
 HOMOTOPT_HD HOMOTOPT_INLINE void o2nc_chunk_range(const O2ncSlot& s, std::int32_t block, std::int64_t& begin,

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "launch.cuh"
+#include "slots.hpp"
 #include "backend.hpp"
 
 namespace homotopt::cuda {
@@ -45,13 +46,7 @@ __device__ void quad(const Slot& s, const RandomKey& key, std::uint64_t philox_b
 
 __global__ void perturb_kernel(Batch batch, RandomKey key) {
   const std::int64_t block = static_cast<std::int64_t>(blockIdx.x);
-  int lo = 0, hi = batch.slots - 1;
-  while (lo < hi) {
-    const int mid = (lo + hi + 1) / 2;
-    if (batch.slot[mid].first_block <= block) lo = mid;
-    else hi = mid - 1;
-  }
-  const Slot& s = batch.slot[lo];
+  const Slot& s = batch.slot[detail::slot_of(batch.slot, batch.slots, block)];
   const std::uint64_t first = s.offset / 4, last = (s.offset + static_cast<std::uint64_t>(s.n) - 1) / 4;
   const std::uint64_t b = first + static_cast<std::uint64_t>(block - s.first_block) * kThreads + threadIdx.x;
   if (b > last) return;

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "launch.cuh"
+#include "slots.hpp"
 #include "backend.hpp"
 
 namespace homotopt::cuda {
@@ -50,13 +51,7 @@ __device__ void chunk(const Slot& s, std::int64_t begin, std::int64_t end, doubl
 
 __global__ void accumulate_kernel(Batch batch, const double* coefficients, double* flag) {
   const std::int32_t block = static_cast<std::int32_t>(blockIdx.x);
-  int lo = 0, hi = batch.slots - 1;
-  while (lo < hi) {
-    const int mid = (lo + hi + 1) / 2;
-    if (batch.slot[mid].first_block <= block) lo = mid;
-    else hi = mid - 1;
-  }
-  const Slot& s = batch.slot[lo];
+  const Slot& s = batch.slot[detail::slot_of(batch.slot, batch.slots, block)];
   const std::int64_t begin = static_cast<std::int64_t>(block - s.first_block) * kChunk;
   const std::int64_t end = begin + kChunk < s.n ? begin + kChunk : s.n;
   const double a = coefficients[2 * s.group], b = coefficients[2 * s.group + 1];
