@@ -34,3 +34,13 @@ def test_powerhp_torch_training():
     assert "'resumed_bitwise_equal': True" in out
     best = float(out.split("'best_accuracy': ")[1].split(",")[0])
     assert best > 0.5  # 10 classes: chance is 0.1
+
+
+def test_powerhp_torch_training_on_two_gloo_ranks():
+    """The same loop in 2 processes (gloo): every rank ends equal, and equal to one process to float32
+    rounding; the checkpoint still resumes bit for bit."""
+    pytest.importorskip("torch")
+    pytest.importorskip("sklearn")
+    out = run("powerhp_torch_training.py", "--epochs", "3", "--ranks", "2")
+    assert "'resumed_bitwise_equal': True" in out and "'ranks_equal': True" in out
+    assert float(out.split("'max_diff_to_one_process': ")[1].split("}")[0]) < 1e-5

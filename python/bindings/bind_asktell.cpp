@@ -26,6 +26,13 @@ void check_shape(const F64& a, const std::vector<py::ssize_t>& want, const char*
   HOMOTOPT_CHECK(false, name, ": expected shape ", w, "), got ", g, ")");
 }
 
+// values (R, K, J) of this object's R and K; returns J.
+py::ssize_t check_values(const ProgPowerHP& o, const F64& values) {
+  HOMOTOPT_CHECK(values.ndim() == 3, "values: expected shape (R, K, J), got ndim ", values.ndim());
+  check_shape(values, {o.config().runs, o.config().num_samples, values.shape(2)}, "values");
+  return values.shape(2);
+}
+
 template <class V>
 py::array_t<V> vec(const std::vector<V>& v, std::vector<py::ssize_t> shape) {
   py::array_t<V> a(shape);
@@ -85,9 +92,7 @@ void bind_asktell(py::module_& m) {
           "tell",
           [](ProgPowerHP& o, const F64& values, const F64& grads, NanPolicy policy) {
             const AskTellConfig& c = o.config();
-            HOMOTOPT_CHECK(values.ndim() == 3, "values: expected shape (R, K, J), got ndim ", values.ndim());
-            const py::ssize_t J = values.shape(2);
-            check_shape(values, {c.runs, c.num_samples, J}, "values");
+            const py::ssize_t J = check_values(o, values);
             check_shape(grads, {c.runs, c.num_samples, J, c.dim}, "grads");
             o.tell(values.data(), grads.data(), J, policy);
           },
@@ -95,11 +100,9 @@ void bind_asktell(py::module_& m) {
       .def(
           "weights",
           [](ProgPowerHP& o, const F64& values, NanPolicy policy) {
-            const AskTellConfig& c = o.config();
-            HOMOTOPT_CHECK(values.ndim() == 3, "values: expected shape (R, K, J), got ndim ", values.ndim());
-            check_shape(values, {c.runs, c.num_samples, values.shape(2)}, "values");
-            py::array_t<double> out({values.shape(0), values.shape(1), values.shape(2)});
-            o.weights(values.data(), values.shape(2), out.mutable_data(), policy);
+            const py::ssize_t J = check_values(o, values);
+            py::array_t<double> out({values.shape(0), values.shape(1), J});
+            o.weights(values.data(), J, out.mutable_data(), policy);
             return out;
           },
           py::arg("values"), py::arg("policy"))
@@ -114,12 +117,10 @@ void bind_asktell(py::module_& m) {
       .def(
           "weights_held",
           [](ProgPowerHP& o, const F64& values, NanPolicy policy) {
-            const AskTellConfig& c = o.config();
-            HOMOTOPT_CHECK(values.ndim() == 3, "values: expected shape (R, K, J), got ndim ", values.ndim());
-            check_shape(values, {c.runs, c.num_samples, values.shape(2)}, "values");
-            py::array_t<double> out({values.shape(0), values.shape(1), values.shape(2)});
-            py::array_t<std::int64_t> best(c.runs);
-            o.weights_held(values.data(), values.shape(2), out.mutable_data(), best.mutable_data(), policy);
+            const py::ssize_t J = check_values(o, values);
+            py::array_t<double> out({values.shape(0), values.shape(1), J});
+            py::array_t<std::int64_t> best(values.shape(0));
+            o.weights_held(values.data(), J, out.mutable_data(), best.mutable_data(), policy);
             return py::make_tuple(out, best);
           },
           py::arg("values"), py::arg("policy"))
